@@ -1,0 +1,223 @@
+import { bearerToken, verifyJwt } from "./jwt.ts";
+import type { RpcHandler } from "./rpc.ts";
+
+/**
+ * The one HTTP entry point with Supabase's URL layout: `/functions/v1/<name>` (verify_jwt
+ * gate, then proxied to that function's process), `/rest/v1/rpc/<fn>` (PostgREST-compatible
+ * RPC), `GET /health`. A later feature can mount more routes through `extraRoutes`.
+ */
+
+export interface FunctionTargets {
+  /** Every function the stack serves, started or not. */
+  names(): string[];
+  /** Base URL of the running process, or undefined while it is down. */
+  url(name: string): string | undefined;
+  verifyJwt(name: string): boolean;
+  /** Whether the process is up and answering (for /health). */
+  answers(name: string): Promise<boolean>;
+}
+
+export interface GatewayOptions {
+  /** 0 lets the OS choose. */
+  port: number;
+  hostname?: string;
+  jwtSecret: string;
+  rpc: RpcHandler;
+  functions: FunctionTargets;
+  onFunctionCall?: (name: string) => void;
+  /** Tried first; return undefined to fall through to the built-in routes (e.g. a demo page at `/`). */
+  extraRoutes?: (request: Request) => Response | undefined | Promise<Response | undefined>;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  shutdown(): Promise<void>;
+}
+
+const FUNCTION_ROUTE = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
+const RPC_ROUTE = /^\/rest\/v1\/rpc\/([^/]+)\/?$/;
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and ones the proxy must recompute. */
+const HOP_HEADERS = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "host",
+  "content-length",
+];
+/** What Supabase's API gateway allows on /rest/v1 when the preflight names nothing. */
+const DEFAULT_ALLOWED_HEADERS =
+  "authorization, x-client-info, apikey, content-type, prefer, accept-profile, content-profile, range";
+
+export function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const handler = createGatewayHandler(options);
+  return new Promise((resolve) => {
+    const server = Deno.serve({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port,
+      onListen: (addr) => {
+        const port = addr.port;
+        resolve({
+          url: `http://127.0.0.1:${port}`,
+          port,
+          shutdown: () => server.shutdown(),
+        });
+      },
+    }, handler);
+  });
+}
+
+export function createGatewayHandler(
+  options: GatewayOptions,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const url = new URL(request.url);
+    if (options.extraRoutes) {
+      const response = await options.extraRoutes(request);
+      if (response) return response;
+    }
+    const functionMatch = FUNCTION_ROUTE.exec(url.pathname);
+    if (functionMatch?.[1]) {
+      return await routeFunction(
+        options,
+        request,
+        decodeURIComponent(functionMatch[1]),
+        functionMatch[2] ?? "",
+      );
+    }
+    if (url.pathname.startsWith("/rest/v1/")) {
+      if (request.method === "OPTIONS") return preflight(request);
+      const rpcMatch = RPC_ROUTE.exec(url.pathname);
+      const response = rpcMatch?.[1]
+        ? await options.rpc(request, decodeURIComponent(rpcMatch[1]))
+        : json(404, {
+          code: "PGRST205",
+          message: "Only /rest/v1/rpc/<function> is served by the local stack",
+          details: null,
+          hint: "Functions reach the database through RPC only (SPEC §1)",
+        });
+      return withCors(request, response);
+    }
+    if (url.pathname === "/health" && (request.method === "GET" || request.method === "HEAD")) {
+      return await health(options.functions);
+    }
+    return json(404, {
+      code: "not_found",
+      message: `no route for ${request.method} ${url.pathname}`,
+    });
+  };
+}
+
+async function routeFunction(
+  options: GatewayOptions,
+  request: Request,
+  name: string,
+  rest: string,
+): Promise<Response> {
+  if (!options.functions.names().includes(name)) {
+    return json(404, { code: "NOT_FOUND", message: "Requested function was not found" });
+  }
+  options.onFunctionCall?.(name);
+  // Preflights carry no Authorization header, so Supabase lets them through to the function.
+  if (request.method !== "OPTIONS" && options.functions.verifyJwt(name)) {
+    const rejection = await checkJwt(request.headers, options.jwtSecret);
+    if (rejection) return json(401, { code: 401, message: rejection });
+  }
+  const base = options.functions.url(name);
+  if (!base) return functionDown(name);
+  const url = new URL(request.url);
+  // Supabase hands the function its path without the /functions/v1 prefix.
+  const target = `${base}/${encodeURIComponent(name)}${rest}${url.search}`;
+  const headers = new Headers(request.headers);
+  for (const header of HOP_HEADERS) headers.delete(header);
+  // The client-facing server compresses; an encoded upstream body would be decoded by fetch.
+  headers.set("accept-encoding", "identity");
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+  const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
+  try {
+    const upstream = await fetch(target, {
+      method: request.method,
+      headers,
+      body: hasBody ? request.body : undefined,
+      redirect: "manual",
+      signal: request.signal,
+    });
+    const responseHeaders = new Headers(upstream.headers);
+    for (const header of HOP_HEADERS) responseHeaders.delete(header);
+    return new Response(upstream.body, {
+      status: upstream.status,
+      statusText: upstream.statusText,
+      headers: responseHeaders,
+    });
+  } catch (error) {
+    if (request.signal.aborted) return new Response(null, { status: 499 });
+    console.error(`[gateway] ${name}: ${error instanceof Error ? error.message : error}`);
+    return functionDown(name);
+  }
+}
+
+/** Supabase's messages: `Missing authorization header`, `Invalid JWT`. */
+async function checkJwt(headers: Headers, secret: string): Promise<string | undefined> {
+  const token = bearerToken(headers);
+  if (token === undefined) return "Missing authorization header";
+  if (token === "") return "Auth header is not 'Bearer {token}'";
+  const result = await verifyJwt(token, secret);
+  return result.ok ? undefined : "Invalid JWT";
+}
+
+function functionDown(name: string): Response {
+  return json(503, {
+    code: "BOOT_ERROR",
+    message: `Function ${name} is not running (please check logs)`,
+  });
+}
+
+async function health(functions: FunctionTargets): Promise<Response> {
+  const names = functions.names();
+  const states = await Promise.all(names.map((name) => functions.answers(name)));
+  const report = Object.fromEntries(names.map((name, i) => [name, states[i] ? "up" : "down"]));
+  const ok = states.every(Boolean);
+  return json(ok ? 200 : 503, { status: ok ? "ok" : "starting", functions: report });
+}
+
+function preflight(request: Request): Response {
+  return new Response(null, {
+    status: 200,
+    headers: {
+      ...corsHeaders(request),
+      "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+      "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers") ??
+        DEFAULT_ALLOWED_HEADERS,
+      "Access-Control-Max-Age": "3600",
+    },
+  });
+}
+
+function withCors(request: Request, response: Response): Response {
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(corsHeaders(request))) headers.set(name, value);
+  return new Response(response.body, { status: response.status, headers });
+}
+
+function corsHeaders(request: Request): Record<string, string> {
+  const origin = request.headers.get("origin");
+  return {
+    // Echoing the origin (not "*") keeps credentialed browser requests working, as Kong does.
+    "Access-Control-Allow-Origin": origin ?? "*",
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Expose-Headers": "Content-Range, Content-Location",
+    "Vary": "Origin",
+  };
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
+}

@@ -1,0 +1,347 @@
+import postgres from "npm:postgres@3.4.9";
+import { registerExitCleanup } from "./exit.ts";
+import { freePort } from "./ports.ts";
+
+export interface StartPostgresOptions {
+  /** Use this server instead of creating a throwaway cluster. */
+  databaseUrl?: string;
+}
+
+export interface PostgresServer {
+  /** Superuser URL (database `postgres` for a throwaway cluster, else `databaseUrl` as given). */
+  adminUrl: string;
+  /** True when this process created the cluster and will remove it on stop. */
+  ownsCluster: boolean;
+  /** The throwaway cluster's temp dir (data dir, socket, nothing else); undefined otherwise. */
+  tempDir?: string;
+  /** The postmaster's pid for a throwaway cluster. */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+interface OsUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+const READY_LINE = "database system is ready to accept connections";
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+/** Enough of the server log to explain a failed start without holding it all in memory. */
+const LOG_TAIL_CHARS = 16_384;
+
+/** Uses `databaseUrl` if given, else starts a throwaway cluster removed on every exit path. */
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
+  if (options.databaseUrl) {
+    return { adminUrl: options.databaseUrl, ownsCluster: false, stop: () => Promise.resolve() };
+  }
+  const binDir = await findPostgresBinDir();
+  // initdb and postgres refuse to run as root, so the cluster belongs to an unprivileged user.
+  const runAs = Deno.uid() === 0 ? await unprivilegedUser() : undefined;
+  const tempDir = await Deno.makeTempDir({ prefix: "ic-pg-" });
+  const dataDir = `${tempDir}/data`;
+  let unregister = registerExitCleanup({
+    name: `temp dir ${tempDir}`,
+    run: () => Deno.remove(tempDir, { recursive: true }).catch(() => {}),
+    runSync: () => removeSync(tempDir),
+  });
+  try {
+    if (runAs) await Deno.chown(tempDir, runAs.uid, runAs.gid);
+    await initCluster(binDir, dataDir, runAs);
+    for (let attempt = 1;; attempt++) {
+      const port = freePort();
+      try {
+        const server = await launch(binDir, tempDir, port, runAs);
+        unregister();
+        unregister = () => {};
+        return server;
+      } catch (error) {
+        // Another process may have taken the port between freePort and bind.
+        if (attempt >= 3 || !String(error).includes("could not bind")) throw error;
+      }
+    }
+  } catch (error) {
+    unregister();
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+export async function createDatabase(
+  adminUrl: string,
+  name: string,
+  options: { template?: string } = {},
+): Promise<void> {
+  await withAdmin(adminUrl, async (sql) => {
+    const template = options.template ? ` template ${quoteIdent(options.template)}` : "";
+    await sql.unsafe(`create database ${quoteIdent(name)}${template}`);
+  });
+}
+
+/** Drops the database even while clients are still connected (Postgres 13+). */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withAdmin(adminUrl, async (sql) => {
+    await sql.unsafe(`drop database if exists ${quoteIdent(name)} with (force)`);
+  });
+}
+
+/** The same server and credentials as `url`, another database. */
+export function databaseUrl(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+async function withAdmin(
+  adminUrl: string,
+  work: (sql: postgres.Sql) => Promise<void>,
+): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await work(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function launch(
+  binDir: string,
+  tempDir: string,
+  port: number,
+  runAs: OsUser | undefined,
+): Promise<PostgresServer> {
+  const args = [
+    "-D",
+    `${tempDir}/data`,
+    "-p",
+    String(port),
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    `unix_socket_directories=${tempDir}`,
+    // A throwaway cluster never needs to survive a power cut; these make it fast.
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+    "-c",
+    "max_connections=300",
+  ];
+  const child = asUser(runAs, `${binDir}/postgres`, args, "null").spawn();
+  const pid = child.pid;
+  let log = "";
+  let ready!: () => void;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  // postgres logs to stderr; draining it also keeps the pipe from filling up.
+  const drained = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      log = (log + decoder.decode(chunk, { stream: true })).slice(-LOG_TAIL_CHARS);
+      if (log.includes(READY_LINE)) ready();
+    }
+  })();
+  let stopped = false;
+  const stopSync = () => {
+    if (stopped) return;
+    stopped = true;
+    killAndWaitSync(pid);
+    removeSync(tempDir);
+  };
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    unregister();
+    // Immediate shutdown: no checkpoint, the data is thrown away anyway.
+    trySignal(child, "SIGQUIT");
+    const timer = setTimeout(() => trySignal(child, "SIGKILL"), STOP_TIMEOUT_MS);
+    await child.status;
+    clearTimeout(timer);
+    await drained.catch(() => {});
+    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  };
+  const unregister = registerExitCleanup({
+    name: `postgres pid ${pid}`,
+    run: stop,
+    runSync: stopSync,
+  });
+
+  const exited = child.status.then((status) => {
+    throw new Error(`postgres exited during start-up (code ${status.code}):\n${log}`);
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`postgres did not start within ${START_TIMEOUT_MS} ms:\n${log}`)),
+      START_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([readyPromise, exited, timeout]);
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  exited.catch(() => {});
+  return {
+    adminUrl: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
+    ownsCluster: true,
+    tempDir,
+    pid,
+    stop,
+  };
+}
+
+async function initCluster(binDir: string, dataDir: string, runAs: OsUser | undefined) {
+  const output = await asUser(runAs, `${binDir}/initdb`, [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "-A",
+    "trust",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--no-sync",
+    "--no-instructions",
+  ]).output();
+  if (!output.success) {
+    const text = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
+    throw new Error(`initdb failed (code ${output.code}):\n${text}`);
+  }
+}
+
+function asUser(
+  runAs: OsUser | undefined,
+  program: string,
+  args: string[],
+  stdout: "piped" | "null" = "piped",
+): Deno.Command {
+  const options = { stdin: "null", stdout, stderr: "piped" } as const;
+  if (!runAs) return new Deno.Command(program, { args, ...options });
+  // setpriv execs in place, so the pid we hold is the postmaster's own and signals reach it.
+  return new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${runAs.uid}`,
+      `--regid=${runAs.gid}`,
+      "--clear-groups",
+      "--",
+      program,
+      ...args,
+    ],
+    ...options,
+    env: { HOME: "/tmp", USER: runAs.name, LOGNAME: runAs.name },
+  });
+}
+
+async function unprivilegedUser(): Promise<OsUser> {
+  const passwd = await Deno.readTextFile("/etc/passwd");
+  const users = new Map<string, OsUser>();
+  for (const line of passwd.split("\n")) {
+    const [name, , uid, gid] = line.split(":");
+    if (name && uid && gid) users.set(name, { name, uid: Number(uid), gid: Number(gid) });
+  }
+  const user = users.get("postgres") ?? users.get("nobody");
+  if (!user) {
+    throw new Error("running as root, but neither a `postgres` nor a `nobody` user exists");
+  }
+  return user;
+}
+
+/** PATH first (the user's choice), then the newest Debian/Ubuntu install, then the usual spots. */
+export async function findPostgresBinDir(): Promise<string> {
+  const candidates: string[] = [];
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      const initdb = await Deno.realPath(`${dir}/initdb`);
+      candidates.push(initdb.slice(0, initdb.lastIndexOf("/")));
+    } catch {
+      // Not in this PATH entry.
+    }
+  }
+  for (const root of ["/usr/lib/postgresql", "/usr/local/pgsql"]) {
+    try {
+      const versions: string[] = [];
+      for await (const entry of Deno.readDir(root)) versions.push(entry.name);
+      versions.sort((a, b) => Number(b) - Number(a));
+      candidates.push(...versions.map((v) => `${root}/${v}/bin`), `${root}/bin`);
+    } catch {
+      // Not installed there.
+    }
+  }
+  candidates.push("/opt/homebrew/bin", "/usr/local/bin", "/usr/pgsql/bin");
+  for (const dir of candidates) {
+    if (await isFile(`${dir}/initdb`) && await isFile(`${dir}/postgres`)) return dir;
+  }
+  throw new Error(
+    `no PostgreSQL binaries (initdb and postgres) found on PATH or in ${
+      candidates.join(", ")
+    }; install PostgreSQL or set DATABASE_URL`,
+  );
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function trySignal(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function killAndWaitSync(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGQUIT");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && isRunning(pid)) sleepSync(20);
+  if (isRunning(pid)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone in the meantime.
+    }
+  }
+}
+
+/** A zombie (exited, not yet reaped by us) counts as gone. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function removeSync(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // Already removed.
+  }
+}

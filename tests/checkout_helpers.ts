@@ -1,0 +1,120 @@
+import type { TestStack } from "./harness.ts";
+import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
+
+/** Seed products (supabase/seed.sql). */
+export const BEANS = "00000000-0000-4000-8000-000000000001"; // usd, stock 100
+export const KETTLE = "00000000-0000-4000-8000-000000000002"; // usd, stock 10
+export const FILTERS = "00000000-0000-4000-8000-000000000003"; // usd, unlimited
+export const DRIPPER = "00000000-0000-4000-8000-000000000004"; // usd, stock 3
+export const RETIRED = "00000000-0000-4000-8000-000000000005"; // inactive
+export const EURO_COFFEE = "00000000-0000-4000-8000-000000000006"; // eur, stock 50
+
+export const SHOP = "http://localhost:3000";
+
+export interface CheckoutCall {
+  key?: string | null;
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CheckoutAnswer {
+  status: number;
+  text: string;
+  json: Record<string, unknown>;
+  headers: Headers;
+}
+
+export function guestBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    email: "ada@example.com",
+    items: [{ product_id: BEANS, quantity: 2 }],
+    success_url: `${SHOP}/thanks?session_id={CHECKOUT_SESSION_ID}`,
+    cancel_url: `${SHOP}/cart`,
+    ...overrides,
+  };
+}
+
+export function userBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const { email: _email, ...rest } = guestBody(overrides);
+  return rest;
+}
+
+/** One real HTTP request to a checkout function through the gateway. */
+export async function callCheckout(
+  stack: TestStack,
+  fn: "guest-checkout" | "enhanced-checkout",
+  call: CheckoutCall,
+): Promise<CheckoutAnswer> {
+  const headers = new Headers({ "content-type": "application/json", ...call.headers });
+  if (call.key !== null) headers.set("idempotency-key", call.key ?? crypto.randomUUID());
+  if (call.token) headers.set("authorization", `Bearer ${call.token}`);
+  const response = await fetch(`${stack.functionsUrl}/${fn}`, {
+    method: "POST",
+    headers,
+    body: typeof call.body === "string" ? call.body : JSON.stringify(call.body ?? guestBody()),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // left empty: the test asserts on status/text
+  }
+  return { status: response.status, text, json, headers: response.headers };
+}
+
+export function emulator(stack: TestStack): EmulatorControl {
+  return new EmulatorControl(stack.stripeUrl);
+}
+
+export async function sessionsCreated(stack: TestStack): Promise<number> {
+  return (await emulator(stack).counters()).created.checkout_session;
+}
+
+export async function stockOf(stack: TestStack, productId: string): Promise<number | null> {
+  const [row] = await stack.sql<{ stock: number | null }[]>`
+    select stock from public.products where id = ${productId}`;
+  return row?.stock ?? null;
+}
+
+/** Rows in every table a checkout writes to: "nothing written" is all zeros. */
+export interface WrittenRows {
+  orders: number;
+  order_items: number;
+  idempotency_keys: number;
+  stripe_idempotency_keys: number;
+  stripe_customers: number;
+}
+
+export async function writtenRows(stack: TestStack): Promise<WrittenRows> {
+  const [row] = await stack.sql<WrittenRows[]>`
+    select
+      (select count(*)::int from public.orders) as orders,
+      (select count(*)::int from public.order_items) as order_items,
+      (select count(*)::int from public.idempotency_keys) as idempotency_keys,
+      (select count(*)::int from public.stripe_idempotency_keys) as stripe_idempotency_keys,
+      (select count(*)::int from public.stripe_customers) as stripe_customers`;
+  if (!row) throw new Error("no row");
+  return row;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` holds, failing after `timeoutMs` with `what` in the message. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Integration tests hold pooled connections and child processes across steps. */
+export const INTEGRATION = { sanitizeOps: false, sanitizeResources: false } as const;
