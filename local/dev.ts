@@ -8,6 +8,7 @@ import { prepareDatabase } from "./database.ts";
 import { parseDevEnv } from "./dev_config.ts";
 import { installExitHandlers, registerExitCleanup, runExitCleanups } from "./exit.ts";
 import { startPostgres } from "./postgres.ts";
+import { createDemoRoutes } from "./demo/routes.ts";
 import { startStack } from "./stack.ts";
 
 async function main(): Promise<void> {
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   const server = await startPostgres({ databaseUrl: env.DATABASE_URL });
   registerExitCleanup({ name: "postgres", run: () => server.stop(), runSync: () => {} });
   await prepareDatabase(server.adminUrl);
+  const demo = createDemoRoutes();
   const stack = await startStack({
     databaseUrl: server.adminUrl,
     port: env.PORT,
@@ -27,12 +29,15 @@ async function main(): Promise<void> {
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
     emulatorPort: env.STRIPE_EMULATOR_PORT,
     allowedOrigins: env.ALLOWED_ORIGINS,
+    extraRoutes: demo.handle,
   });
+  demo.attach(stack);
   // Registered after postgres, so it runs first: functions stop before their database does.
   registerExitCleanup({ name: "stack", run: () => stack.stop(), runSync: () => {} });
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
 
   const rows: [string, string][] = [
+    ["Demo shop", `${stack.apiUrl}/`],
     ["API URL", stack.apiUrl],
     ["Functions URL", stack.functionsUrl],
     ["RPC URL", `${stack.apiUrl}/rest/v1/rpc/<function>`],

@@ -63,6 +63,11 @@ function runAllSync(): void {
   }
 }
 
+/** True once a signal or an uncaught error started the exit path. */
+export function exitInProgress(): boolean {
+  return exiting;
+}
+
 /**
  * For entry points only (dev.ts, gen_types.ts, tests/run.ts): a library must not install
  * signal listeners, because they replace Deno's default "terminate on SIGINT" and would

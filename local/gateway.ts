@@ -25,6 +25,8 @@ export interface GatewayOptions {
   rpc: RpcHandler;
   functions: FunctionTargets;
   onFunctionCall?: (name: string) => void;
+  /** No log line when a function process cannot be reached. */
+  quiet?: boolean;
   /** Tried first; return undefined to fall through to the built-in routes (e.g. a demo page at `/`). */
   extraRoutes?: (request: Request) => Response | undefined | Promise<Response | undefined>;
 }
@@ -145,7 +147,8 @@ async function routeFunction(
       headers,
       body: hasBody ? request.body : undefined,
       redirect: "manual",
-      signal: request.signal,
+      // No request.signal on purpose: a client that gives up (a timeout) must not cancel the
+      // work it started, as on Supabase, where the function runs on regardless.
     });
     const responseHeaders = new Headers(upstream.headers);
     for (const header of HOP_HEADERS) responseHeaders.delete(header);
@@ -155,8 +158,9 @@ async function routeFunction(
       headers: responseHeaders,
     });
   } catch (error) {
-    if (request.signal.aborted) return new Response(null, { status: 499 });
-    console.error(`[gateway] ${name}: ${error instanceof Error ? error.message : error}`);
+    if (!options.quiet) {
+      console.error(`[gateway] ${name}: ${error instanceof Error ? error.message : error}`);
+    }
     return functionDown(name);
   }
 }

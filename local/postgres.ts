@@ -147,25 +147,26 @@ async function launch(
       if (log.includes(READY_LINE)) ready();
     }
   })();
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
   const stopSync = () => {
-    if (stopped) return;
-    stopped = true;
+    if (stopping) return;
+    stopping = Promise.resolve();
     killAndWaitSync(pid);
     removeSync(tempDir);
   };
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    unregister();
-    // Immediate shutdown: no checkpoint, the data is thrown away anyway.
-    trySignal(child, "SIGQUIT");
-    const timer = setTimeout(() => trySignal(child, "SIGKILL"), STOP_TIMEOUT_MS);
-    await child.status;
-    clearTimeout(timer);
-    await drained.catch(() => {});
-    await Deno.remove(tempDir, { recursive: true }).catch(() => {});
-  };
+  // Memoized, so a second caller (the exit handler racing a finally block) waits for the
+  // same shutdown instead of returning while the temp dir still exists.
+  const stop = () =>
+    stopping ??= (async () => {
+      // Immediate shutdown: no checkpoint, the data is thrown away anyway.
+      trySignal(child, "SIGQUIT");
+      const timer = setTimeout(() => trySignal(child, "SIGKILL"), STOP_TIMEOUT_MS);
+      await child.status;
+      clearTimeout(timer);
+      await drained.catch(() => {});
+      await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+      unregister();
+    })();
   const unregister = registerExitCleanup({
     name: `postgres pid ${pid}`,
     run: stop,

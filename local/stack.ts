@@ -122,6 +122,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         answers: (name) => processes.get(name)?.answers() ?? Promise.resolve(false),
       },
       onFunctionCall: (name) => functionCounters.increment(name),
+      quiet: options.quiet,
       extraRoutes: options.extraRoutes,
     });
     cleanups.push(() => gateway.shutdown());

@@ -3,6 +3,7 @@ import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js@2.1
 import { createDatabase, databaseUrl, dropDatabase } from "../local/postgres.ts";
 import { type Stack, type StackOptions, startStack } from "../local/stack.ts";
 import type { Database } from "../supabase/functions/_shared/database.types.ts";
+import { ADMIN_URL_ENV, TEMPLATE_DB_ENV } from "./run.ts";
 
 /**
  * One test's own world: a fresh database cloned from the template tests/run.ts prepared
@@ -14,9 +15,6 @@ export interface TestStack extends Stack {
   sql: postgres.Sql;
   dbName: string;
 }
-
-export const ADMIN_URL_ENV = "IC_TEST_ADMIN_URL";
-export const TEMPLATE_DB_ENV = "IC_TEST_TEMPLATE_DB";
 
 /** The fixture functions (echo stand-ins named like the real ones) for the stack's own tests. */
 export const FIXTURE_FUNCTIONS_DIR = new URL("./fixtures/functions", import.meta.url).pathname;

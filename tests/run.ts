@@ -7,11 +7,14 @@
  * Usage: deno run -A tests/run.ts [--bench] [deno test args, e.g. a file or --filter]
  */
 import { prepareDatabase } from "../local/database.ts";
-import { installExitHandlers, registerExitCleanup } from "../local/exit.ts";
+import { exitInProgress, installExitHandlers, registerExitCleanup } from "../local/exit.ts";
 import { PROJECT_ROOT } from "../local/paths.ts";
 import { createDatabase, databaseUrl, dropDatabase, startPostgres } from "../local/postgres.ts";
 import postgres from "npm:postgres@3.4.9";
-import { ADMIN_URL_ENV, TEMPLATE_DB_ENV } from "./harness.ts";
+
+/** How tests/harness.ts finds the server and the template database of this run. */
+export const ADMIN_URL_ENV = "IC_TEST_ADMIN_URL";
+export const TEMPLATE_DB_ENV = "IC_TEST_TEMPLATE_DB";
 
 const SUMMARY = /(?:^|\n)(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/;
 
@@ -29,26 +32,32 @@ async function main(): Promise<number> {
   const bench = Deno.args.includes("--bench");
   const passThrough = Deno.args.filter((arg) => arg !== "--bench");
   const server = await startPostgres({ databaseUrl: Deno.env.get("DATABASE_URL") || undefined });
-  const unregisterServer = registerExitCleanup({
-    name: "test postgres",
-    run: () => server.stop(),
+  const template = `ic_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  let teardown: Promise<void> | undefined;
+  // One teardown, shared by the normal path and the Ctrl-C path, so neither exits early.
+  const tearDown = () =>
+    teardown ??= (async () => {
+      // On a shared server our databases must not outlive the run; a cluster goes entirely.
+      if (!server.ownsCluster) {
+        await dropRunDatabases(server.adminUrl, template).catch((e) => console.error(e));
+      }
+      await server.stop();
+    })();
+  const unregister = registerExitCleanup({
+    name: "test databases",
+    run: tearDown,
     runSync: () => {},
   });
-  const template = `ic_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  let dropDatabases: (() => Promise<void>) | undefined;
   try {
     await createDatabase(server.adminUrl, template);
-    // On a shared server our databases must not outlive the run (the cluster case removes all).
-    dropDatabases = () => dropRunDatabases(server.adminUrl, template);
     await prepareDatabase(databaseUrl(server.adminUrl, template));
     return await runDeno(bench, passThrough, {
       [ADMIN_URL_ENV]: server.adminUrl,
       [TEMPLATE_DB_ENV]: template,
     });
   } finally {
-    if (!server.ownsCluster) await dropDatabases?.().catch((e) => console.error(e));
-    unregisterServer();
-    await server.stop();
+    await tearDown();
+    unregister();
   }
 }
 
@@ -119,5 +128,7 @@ async function dropRunDatabases(adminUrl: string, template: string): Promise<voi
 }
 
 if (import.meta.main) {
-  Deno.exit(await main());
+  const code = await main();
+  // After Ctrl-C the exit handler owns the exit (code 130, once everything is cleaned up).
+  if (!exitInProgress()) Deno.exit(code);
 }

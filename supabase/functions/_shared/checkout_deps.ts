@@ -15,6 +15,10 @@ export function checkoutDeps(config: Config): CheckoutDeps {
       maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
       timeoutMs: config.STRIPE_TIMEOUT_MS,
     }),
-    verifyUser: createUserVerifier(config),
+    verifyUser: createUserVerifier({
+      SUPABASE_URL: config.SUPABASE_URL,
+      SUPABASE_JWKS: config.SUPABASE_JWKS,
+      SUPABASE_JWT_SECRET: config.SUPABASE_JWT_SECRET ?? config.JWT_SECRET,
+    }),
   };
 }

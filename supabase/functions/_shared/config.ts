@@ -10,6 +10,9 @@ const ConfigSchema = z.object({
   SUPABASE_URL: z.url({ error: "SUPABASE_URL must be the project URL" }),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1, "SUPABASE_SERVICE_ROLE_KEY is required"),
   SUPABASE_JWT_SECRET: optionalText,
+  // Hosted projects reserve the SUPABASE_ prefix for secrets: a legacy HS256 project
+  // sets its JWT secret under this name instead.
+  JWT_SECRET: optionalText,
   SUPABASE_JWKS: optionalText,
   STRIPE_SECRET_KEY: z.string().regex(
     /^(sk|rk)_(test|live)_/,

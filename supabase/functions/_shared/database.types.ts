@@ -86,6 +86,25 @@ export type Database = {
           },
         ];
       };
+      "order_status_transitions": {
+        Row: {
+          "from_status": string;
+          "releases_stock": boolean;
+          "to_status": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "from_status": string;
+          "releases_stock"?: boolean;
+          "to_status": string;
+        };
+        Update: {
+          "from_status"?: string;
+          "releases_stock"?: boolean;
+          "to_status"?: string;
+        };
+        Relationships: [];
+      };
       "orders": {
         Row: {
           "amount_subtotal": number;
@@ -167,6 +186,66 @@ export type Database = {
           "user_id"?: string | null;
         };
         Relationships: [];
+      };
+      "outbox": {
+        Row: {
+          "attempts": number;
+          "available_at": string;
+          "created_at": string;
+          "dedupe_key": string;
+          "id": number;
+          "last_error": string | null;
+          "lease_token": string | null;
+          "locked_until": string | null;
+          "order_id": string | null;
+          "payload": NonNullable<Json>;
+          "processed_at": string | null;
+          "source_event_id": string | null;
+          "status": string;
+          "topic": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "attempts"?: number;
+          "available_at"?: string;
+          "created_at"?: string;
+          "dedupe_key": string;
+          "id"?: never;
+          "last_error"?: string | null;
+          "lease_token"?: string | null;
+          "locked_until"?: string | null;
+          "order_id"?: string | null;
+          "payload"?: NonNullable<Json>;
+          "processed_at"?: string | null;
+          "source_event_id"?: string | null;
+          "status"?: string;
+          "topic": string;
+        };
+        Update: {
+          "attempts"?: number;
+          "available_at"?: string;
+          "created_at"?: string;
+          "dedupe_key"?: string;
+          "id"?: never;
+          "last_error"?: string | null;
+          "lease_token"?: string | null;
+          "locked_until"?: string | null;
+          "order_id"?: string | null;
+          "payload"?: NonNullable<Json>;
+          "processed_at"?: string | null;
+          "source_event_id"?: string | null;
+          "status"?: string;
+          "topic"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "outbox_order_id_fkey";
+            columns: ["order_id"];
+            isOneToOne: false;
+            referencedRelation: "orders";
+            referencedColumns: ["id"];
+          },
+        ];
       };
       "products": {
         Row: {
@@ -282,11 +361,114 @@ export type Database = {
         };
         Relationships: [];
       };
+      "stripe_webhook_events": {
+        Row: {
+          "api_version": string | null;
+          "attempts": number;
+          "event_created": string;
+          "id": number;
+          "last_error": string | null;
+          "livemode": boolean;
+          "order_id": string | null;
+          "payload": NonNullable<Json>;
+          "processed_at": string | null;
+          "received_at": string;
+          "result": string | null;
+          "status": string;
+          "stripe_event_id": string;
+          "type": string;
+          "updated_at": string;
+        };
+        ComputedFields: never;
+        Insert: {
+          "api_version"?: string | null;
+          "attempts"?: number;
+          "event_created": string;
+          "id"?: never;
+          "last_error"?: string | null;
+          "livemode": boolean;
+          "order_id"?: string | null;
+          "payload": NonNullable<Json>;
+          "processed_at"?: string | null;
+          "received_at"?: string;
+          "result"?: string | null;
+          "status": string;
+          "stripe_event_id": string;
+          "type": string;
+          "updated_at"?: string;
+        };
+        Update: {
+          "api_version"?: string | null;
+          "attempts"?: number;
+          "event_created"?: string;
+          "id"?: never;
+          "last_error"?: string | null;
+          "livemode"?: boolean;
+          "order_id"?: string | null;
+          "payload"?: NonNullable<Json>;
+          "processed_at"?: string | null;
+          "received_at"?: string;
+          "result"?: string | null;
+          "status"?: string;
+          "stripe_event_id"?: string;
+          "type"?: string;
+          "updated_at"?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "stripe_webhook_events_order_id_fkey";
+            columns: ["order_id"];
+            isOneToOne: false;
+            referencedRelation: "orders";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
     };
     Views: {
       [_ in never]: never;
     };
     Functions: {
+      "apply_charge_refunded": {
+        Args: { "p_charge": Json; "p_event_id": string };
+        Returns: Database["public"]["CompositeTypes"]["stripe_event_effect"];
+        SetofOptions: {
+          from: "*";
+          to: "stripe_event_effect";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "apply_checkout_session_event": {
+        Args: { "p_event_id": string; "p_session": Json; "p_type": string };
+        Returns: Database["public"]["CompositeTypes"]["stripe_event_effect"];
+        SetofOptions: {
+          from: "*";
+          to: "stripe_event_effect";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "apply_stripe_event": {
+        Args: { "p_event": Json };
+        Returns: Database["public"]["CompositeTypes"]["stripe_event_outcome"];
+        SetofOptions: {
+          from: "*";
+          to: "stripe_event_outcome";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
+      "apply_stripe_event_effect": {
+        Args: { "p_event_id": string; "p_object": Json; "p_type": string };
+        Returns: Database["public"]["CompositeTypes"]["stripe_event_effect"];
+        SetofOptions: {
+          from: "*";
+          to: "stripe_event_effect";
+          isOneToOne: true;
+          isSetofReturn: false;
+        };
+      };
       "begin_checkout": {
         Args: {
           "p_cancel_url": string;
@@ -360,6 +542,31 @@ export type Database = {
           isSetofReturn: false;
         };
       };
+      "claim_outbox": {
+        Args: { "p_lease_seconds"?: number; "p_limit"?: number };
+        Returns: {
+          "attempts": number;
+          "available_at": string;
+          "created_at": string;
+          "dedupe_key": string;
+          "id": number;
+          "last_error": string | null;
+          "lease_token": string | null;
+          "locked_until": string | null;
+          "order_id": string | null;
+          "payload": NonNullable<Json>;
+          "processed_at": string | null;
+          "source_event_id": string | null;
+          "status": string;
+          "topic": string;
+        }[];
+        SetofOptions: {
+          from: "*";
+          to: "outbox";
+          isOneToOne: false;
+          isSetofReturn: true;
+        };
+      };
       "cleanup_expired_idempotency_keys": {
         Args: { "p_batch_size"?: number };
         Returns: {
@@ -375,6 +582,25 @@ export type Database = {
           "p_response_body": Json;
           "p_response_status": number;
           "p_scope": string;
+        };
+        Returns: boolean;
+      };
+      "complete_outbox": {
+        Args: {
+          "p_error"?: string;
+          "p_id": number;
+          "p_lease_token": string;
+          "p_max_attempts"?: number;
+        };
+        Returns: boolean;
+      };
+      "enqueue_outbox": {
+        Args: {
+          "p_dedupe_key": string;
+          "p_order_id": string;
+          "p_payload": Json;
+          "p_source_event_id": string;
+          "p_topic": string;
         };
         Returns: boolean;
       };
@@ -400,6 +626,10 @@ export type Database = {
         };
         Returns: boolean;
       };
+      "flag_order_for_review": {
+        Args: { "p_event_id": string; "p_order_id": string; "p_reason": string };
+        Returns: undefined;
+      };
       "list_active_products": {
         Args: Record<PropertyKey, never>;
         Returns: {
@@ -416,7 +646,18 @@ export type Database = {
         Args: { "p_operation_id": string; "p_operation_type": string };
         Returns: string;
       };
+      "move_order": {
+        Args: {
+          "p_event_id": string;
+          "p_order_id": string;
+          "p_payment_intent"?: string;
+          "p_to": string;
+        };
+        Returns: string;
+      };
       "order_snapshot": { Args: { "p_order_id": string }; Returns: Json };
+      "order_status_by_session": { Args: { "p_session_id": string }; Returns: string };
+      "order_transition_allowed": { Args: { "p_from": string; "p_to": string }; Returns: boolean };
       "record_checkout": {
         Args: {
           "p_amount_total": number;
@@ -451,6 +692,10 @@ export type Database = {
         };
         Returns: boolean;
       };
+      "refund_paid_order": {
+        Args: { "p_charge": Json; "p_event_id": string; "p_order_id": string };
+        Returns: string;
+      };
       "release_checkout": {
         Args: {
           "p_error": Json;
@@ -477,6 +722,10 @@ export type Database = {
           "p_rekey"?: boolean;
         };
         Returns: boolean;
+      };
+      "webhook_ops_report": {
+        Args: { "p_limit"?: number; "p_min_attempts"?: number };
+        Returns: Json;
       };
     };
     Enums: {
@@ -505,6 +754,19 @@ export type Database = {
         "response_status": number | null;
         "response_body": Json | null;
         "retry_after_seconds": number | null;
+      };
+      "stripe_event_effect": {
+        "status": string | null;
+        "order_id": string | null;
+        "detail": string | null;
+      };
+      "stripe_event_outcome": {
+        "outcome": string | null;
+        "event_status": string | null;
+        "order_id": string | null;
+        "order_status": string | null;
+        "attempts": number | null;
+        "detail": string | null;
       };
       "stripe_operation_claim": {
         "outcome": string | null;

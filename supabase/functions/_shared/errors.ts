@@ -41,6 +41,20 @@ export const ERRORS = {
     message: "The payment provider is unavailable; retry with the same Idempotency-Key.",
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
+  // stripe-webhook (SPEC §5)
+  invalid_signature: {
+    status: 400,
+    message: "The Stripe-Signature header is missing, malformed, stale or does not match.",
+  },
+  invalid_event: { status: 400, message: "The signed body is not a Stripe event." },
+  event_in_flight: {
+    status: 409,
+    message: "This event is being applied by another delivery; retry later.",
+  },
+  event_failed: {
+    status: 500,
+    message: "The event could not be applied; the failure is recorded and a retry will apply it.",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
