@@ -9,9 +9,16 @@ const origin = z.string().refine((value) => {
   }
 }, "each origin must look like https://host[:port] (no path, no trailing slash)");
 
+const PORT_MESSAGE = "must be a port number from 0 to 65535 (0 picks a free one)";
+const port = (fallback: number) =>
+  z.coerce.number({ error: PORT_MESSAGE }).int(PORT_MESSAGE).min(0, PORT_MESSAGE).max(
+    65535,
+    PORT_MESSAGE,
+  ).default(fallback);
+
 const DevEnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(54321),
+  PORT: port(54321),
   STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
   STRIPE_SECRET_KEY: z.string().regex(/^sk_/, "must start with sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().regex(
@@ -23,7 +30,7 @@ const DevEnvSchema = z.object({
     (value) => value.split(",").every((item) => origin.safeParse(item.trim()).success),
     "must be a comma-separated list of origins like http://localhost:3000",
   ).optional(),
-  STRIPE_EMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(12111),
+  STRIPE_EMULATOR_PORT: port(12111),
 });
 
 export type DevEnv = z.infer<typeof DevEnvSchema>;

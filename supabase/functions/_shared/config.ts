@@ -4,7 +4,8 @@ const positiveInt = (name: string, fallback: number) =>
   z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`)
     .positive(`${name} must be positive`).default(fallback);
 
-const optionalText = z.string().trim().transform((v) => v === "" ? undefined : v).optional();
+/** An optional variable; set-but-empty counts as unset. */
+export const optionalText = z.string().trim().transform((v) => v === "" ? undefined : v).optional();
 
 const ConfigSchema = z.object({
   SUPABASE_URL: z.url({ error: "SUPABASE_URL must be the project URL" }),
@@ -67,9 +68,21 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Parse the functions' configuration once, at start-up; a bad value names itself. */
+/** Parse the checkout functions' configuration once, at start-up; a bad value names itself. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
-  const result = ConfigSchema.safeParse(env);
+  return parseEnv(ConfigSchema, env, "configuration");
+}
+
+/**
+ * Validates an environment against a function's schema. Every problem is listed,
+ * each naming its variable; values are never echoed (they may be secrets).
+ */
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+  what: string,
+): z.infer<S> {
+  const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const path = issue.path.join(".");
@@ -77,7 +90,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
         ? issue.message
         : `${path}: ${issue.message}`;
     });
-    throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    throw new ConfigError(`invalid ${what}:\n  - ${problems.join("\n  - ")}`);
   }
   return result.data;
 }

@@ -1,7 +1,5 @@
 import { z } from "npm:zod@4.6.7";
-import { ConfigError } from "./config.ts";
-
-const optionalText = z.string().trim().transform((v) => v === "" ? undefined : v).optional();
+import { optionalText, parseEnv } from "./config.ts";
 
 /**
  * The stripe-webhook function's configuration. Smaller than the checkout functions':
@@ -43,15 +41,5 @@ export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 
 /** Parse once at start-up; a missing or bad variable is named (secrets are never echoed). */
 export function parseWebhookConfig(env: Record<string, string | undefined>): WebhookConfig {
-  const result = WebhookConfigSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join(".");
-      return issue.message.includes(path) || path === ""
-        ? issue.message
-        : `${path}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid stripe-webhook configuration:\n  - ${problems.join("\n  - ")}`);
-  }
-  return result.data;
+  return parseEnv(WebhookConfigSchema, env, "stripe-webhook configuration");
 }
