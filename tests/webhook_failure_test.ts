@@ -1,6 +1,6 @@
 /** A failure inside an event's effect: nothing half-applied, the failure recorded, retried. */
 import assert from "node:assert/strict";
-import { startTestStack, supabaseClient } from "./harness.ts";
+import { supabaseClient } from "./harness.ts";
 import { DRIPPER, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
 import {
   emulatorEvents,
@@ -10,6 +10,7 @@ import {
   orderState,
   outboxTopics,
   requireEvent,
+  startManualWebhookStack,
   submitHostedPage,
 } from "./webhook_helpers.ts";
 
@@ -17,10 +18,8 @@ Deno.test(
   "an effect that raises answers 500, rolls back, counts attempts, and succeeds once fixed",
   INTEGRATION,
   async () => {
-    await using stack = await startTestStack();
+    await using stack = await startManualWebhookStack();
     const control = emulator(stack);
-    await control.setWebhooks({ auto: false });
-    await control.setAsyncPaymentDelay(null);
     const before = await stockOf(stack, DRIPPER);
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 2 }]);
     await submitHostedPage(checkout.checkout_url, "pay_delayed_fail");

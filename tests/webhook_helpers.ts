@@ -1,9 +1,26 @@
 /** Shared by the tests/webhook_*_test.ts files: orders, the hosted page, signed deliveries. */
 import type postgres from "npm:postgres@3.4.9";
-import type { TestStack } from "./harness.ts";
+import { startTestStack, type TestStack } from "./harness.ts";
 import { callCheckout, emulator, guestBody } from "./checkout_helpers.ts";
 import { signatureHeader } from "../local/stripe-emulator/signing.ts";
 import type { StripeEvent } from "../local/stripe-emulator/objects.ts";
+
+/**
+ * A stack whose emulator neither delivers webhooks nor settles delayed payments on its
+ * own: the test delivers each event when, how often and in what order it chooses.
+ */
+export async function startManualWebhookStack(): Promise<TestStack> {
+  const stack = await startTestStack();
+  try {
+    const control = emulator(stack);
+    await control.setWebhooks({ auto: false });
+    await control.setAsyncPaymentDelay(null);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
 
 export interface CreatedCheckout {
   order_id: string;

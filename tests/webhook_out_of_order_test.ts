@@ -11,6 +11,7 @@ import {
   orderState,
   outboxTopics,
   requireEvent,
+  startManualWebhookStack,
   stripeEvent,
   submitHostedPage,
 } from "./webhook_helpers.ts";
@@ -52,10 +53,8 @@ Deno.test(
   "completed (unpaid) arriving after async_payment_succeeded leaves the order paid",
   INTEGRATION,
   async () => {
-    await using stack = await startTestStack();
+    await using stack = await startManualWebhookStack();
     const control = emulator(stack);
-    await control.setWebhooks({ auto: false });
-    await control.setAsyncPaymentDelay(null);
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
     await submitHostedPage(checkout.checkout_url, "pay_delayed_succeed");
     await control.settleAsync(checkout.checkout_session_id, "succeeded");

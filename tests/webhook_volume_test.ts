@@ -4,9 +4,8 @@
  * exactly once, nothing lost.
  */
 import assert from "node:assert/strict";
-import { startTestStack } from "./harness.ts";
 import { BEANS, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
-import { type CreatedCheckout, guestCheckout } from "./webhook_helpers.ts";
+import { type CreatedCheckout, guestCheckout, startManualWebhookStack } from "./webhook_helpers.ts";
 
 const ORDERS = 500;
 const CONCURRENCY = 20;
@@ -37,10 +36,8 @@ Deno.test(
   "1,000 events delivered twice each, shuffled, 20 at a time: every effect once",
   INTEGRATION,
   async () => {
-    await using stack = await startTestStack();
+    await using stack = await startManualWebhookStack();
     const control = emulator(stack);
-    await control.setWebhooks({ auto: false });
-    await control.setAsyncPaymentDelay(null);
     await stack.sql`update public.products set stock = ${INITIAL_STOCK} where id = ${BEANS}`;
 
     const checkouts: CreatedCheckout[] = await inBatches(
