@@ -5,7 +5,8 @@
  * so the server answers a repeat with the order it already made (SPEC §3, §4).
  *
  * Retried, with the same key: no HTTP answer, 409 `idempotency_key_in_use` (another attempt
- * holds the lease; `Retry-After` is honoured) and 503 (Stripe or the function unavailable).
+ * holds the lease; `Retry-After` is honoured up to a limit) and 503 (Stripe or the function
+ * unavailable).
  * Never retried: every other 4xx, and 5xx other than 503 (a stored 502 would only replay).
  */
 import { checkoutFingerprint, normalizeCheckoutRequest } from "./checkout_request.js";
@@ -155,10 +156,12 @@ async function sendWithRetries(functionName, body, key, options, attemptsBefore)
       });
     }
     if (attempt >= policy.maxAttempts) throw failure;
-    if (failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxRetryAfterMs) {
-      throw failure;
-    }
-    const delayMs = retryDelay(attempt, failure.retryAfterMs, policy, random);
+    // A server may name the latest moment (the end of a 60 s lease) rather than a likely one;
+    // with the same key an early retry costs one more 409 at worst, never a second order.
+    const retryAfterMs = failure.retryAfterMs === undefined
+      ? undefined
+      : Math.min(failure.retryAfterMs, policy.maxRetryAfterMs);
+    const delayMs = retryDelay(attempt, retryAfterMs, policy, random);
     options.onRetry?.({ attempt, delayMs, reason: failure.code });
     await sleep(delayMs);
   }

@@ -9,7 +9,7 @@
  * @property {number} maxAttempts attempts in all, the first included
  * @property {number} baseDelayMs the first backoff step
  * @property {number} maxDelayMs no backoff step is longer
- * @property {number} maxRetryAfterMs a longer `Retry-After` ends the retries instead
+ * @property {number} maxRetryAfterMs a longer `Retry-After` is cut to this
  */
 
 /** @type {Readonly<RetryPolicy>} */
@@ -19,9 +19,10 @@ export const DEFAULT_RETRY_POLICY = Object.freeze({
   maxAttempts: 6,
   baseDelayMs: 250,
   maxDelayMs: 8_000,
-  // A lease outliving this (IDEMPOTENCY_LEASE_SECONDS is 60) means a crashed request; the
-  // shopper is better told than kept waiting.
-  maxRetryAfterMs: 30_000,
+  // Longer `Retry-After`s are cut to this: the server's is the end of its lease
+  // (IDEMPOTENCY_LEASE_SECONDS, 60), the worst case, while the holder usually finishes in
+  // about a second.
+  maxRetryAfterMs: 10_000,
 });
 
 /**

@@ -104,12 +104,13 @@ async function addToCart(page: Page, productId: string): Promise<void> {
 
 /** Fails fast, with the shop's own message, when the checkout fails in the page. */
 async function waitForHostedPage(page: Page, stack: TestStack): Promise<void> {
-  const failed = page.waitForSelector("#status.error").then(
-    async (element) => `checkout failed in the page: ${await element?.textContent()}`,
-    () => undefined,
-  );
   const arrived = page.waitForURL((url) => url.href.startsWith(`${stack.stripeUrl}/c/pay/cs_`))
     .then(() => undefined);
+  const failed = page.waitForSelector("#status.error").then(
+    async (element) => `checkout failed in the page: ${await element?.textContent()}`,
+    // Navigated away while looking: the page left for the hosted page, or the URL wait fails.
+    () => undefined,
+  ).then((problem) => problem ?? arrived);
   const problem = await Promise.race([arrived, failed]);
   if (problem) throw new Error(problem);
   await page.waitForSelector("#pay");

@@ -244,17 +244,18 @@ Deno.test("never retries other 4xx or a stored 502", async () => {
   }
 });
 
-Deno.test("a Retry-After longer than the client will wait ends the retries at once", async () => {
+Deno.test("a Retry-After longer than the client's limit is cut to it, not given up on", async () => {
   await using server = scriptedServer([
-    failure(409, "idempotency_key_in_use", { "Retry-After": "120" }),
-    created("never"),
+    failure(409, "idempotency_key_in_use", { "Retry-After": "60" }),
+    replayed("one"),
   ]);
   const { options, sleeps } = harness(server.functionsUrl);
-  const error = await createCheckout(REQUEST, options).then(() => undefined, (e) => e);
-  assert.ok(error instanceof CheckoutError);
-  assert.equal(error.retryAfterMs, 120_000);
-  assert.equal(server.seen.length, 1);
-  assert.deepEqual(sleeps, []);
+  const result = await createCheckout(REQUEST, { ...options, retry: { maxRetryAfterMs: 5_000 } });
+  assert.equal(result.replayed, true);
+  assert.equal(server.keys()[1], server.keys()[0]);
+  assert.equal(sleeps.length, 1);
+  // The cut value is still a floor: 5 s plus at most one base step of jitter.
+  assert.ok((sleeps[0] ?? 0) >= 5_000 && (sleeps[0] ?? 0) <= 5_250, String(sleeps[0]));
 });
 
 Deno.test("a replayed session that has expired gets a fresh key and a new checkout", async () => {

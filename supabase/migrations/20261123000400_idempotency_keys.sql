@@ -38,6 +38,18 @@ create type public.idempotency_claim as (
   retry_after_seconds integer
 );
 
+-- How long a caller refused by a live lease should wait before retrying. The lease's
+-- remaining time is the worst case (a crashed holder); a live holder usually finishes
+-- within a second or two, and a retry that comes early costs only another 409.
+create function public.lease_retry_after(p_locked_until timestamptz)
+returns integer
+language sql
+volatile
+set search_path = ''
+as $$
+  select least(2, greatest(1, ceil(extract(epoch from p_locked_until - clock_timestamp()))::integer))
+$$;
+
 -- Claim (scope, key) in one round trip: insert, or inspect the row that is there.
 create function public.claim_idempotency_key(
   p_scope text,
@@ -95,10 +107,8 @@ begin
   end if;
 
   if v_row.status = 'in_progress' and v_row.locked_until > v_now then
-    return row(
-      'in_progress', null, null, null,
-      greatest(1, ceil(extract(epoch from v_row.locked_until - v_now))::integer)
-    )::public.idempotency_claim;
+    return row('in_progress', null, null, null, public.lease_retry_after(v_row.locked_until))
+      ::public.idempotency_claim;
   end if;
 
   update public.idempotency_keys k
@@ -154,9 +164,11 @@ begin
 end;
 $$;
 
+revoke execute on function public.lease_retry_after(timestamptz) from public, anon, authenticated;
 revoke execute on function public.claim_idempotency_key(text, text, text, integer, integer) from public, anon, authenticated;
 revoke execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) from public, anon, authenticated;
 revoke execute on function public.release_idempotency_key(text, text, uuid) from public, anon, authenticated;
+grant execute on function public.lease_retry_after(timestamptz) to service_role;
 grant execute on function public.claim_idempotency_key(text, text, text, integer, integer) to service_role;
 grant execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) to service_role;
 grant execute on function public.release_idempotency_key(text, text, uuid) to service_role;

@@ -102,7 +102,7 @@ begin
 
   if v_row.status = 'open' and v_row.locked_until > v_now then
     return row('in_progress', v_row.stripe_idempotency_key, null, v_row.attempts, null, null,
-               greatest(1, ceil(extract(epoch from v_row.locked_until - v_now))::integer))
+               public.lease_retry_after(v_row.locked_until))
       ::public.stripe_operation_claim;
   end if;
 

@@ -630,6 +630,7 @@ export type Database = {
         Args: { "p_event_id": string; "p_order_id": string; "p_reason": string };
         Returns: undefined;
       };
+      "lease_retry_after": { Args: { "p_locked_until": string }; Returns: number };
       "list_active_products": {
         Args: Record<PropertyKey, never>;
         Returns: {
