@@ -1,25 +1,8 @@
 import assert from "node:assert/strict";
 import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import { type Emulator, startEmulator } from "../local/stripe-emulator/mod.ts";
-
-const SECRET_KEY = "sk_test_emulator_api";
-
-async function withEmulator(
-  fn: (ctx: { emulator: Emulator; stripe: Stripe; control: EmulatorControl }) => Promise<void>,
-): Promise<void> {
-  const emulator = await startEmulator({ port: 0, webhookSecret: "whsec_test_api", quiet: true });
-  try {
-    const stripe = createStripeClient({
-      secretKey: SECRET_KEY,
-      apiBase: emulator.url,
-      maxNetworkRetries: 0,
-    });
-    await fn({ emulator, stripe, control: new EmulatorControl(emulator.url) });
-  } finally {
-    await emulator.stop();
-  }
-}
+import { startEmulator } from "../local/stripe-emulator/mod.ts";
+import { withEmulator } from "./stripe_emulator_helpers.ts";
 
 function sessionParams(now: number): Stripe.Checkout.SessionCreateParams {
   return {
@@ -63,7 +46,7 @@ async function expectStripeError(
 }
 
 Deno.test("creates a checkout session with Stripe's fields and returns it on retrieve", async () => {
-  await withEmulator(async ({ stripe, control, emulator }) => {
+  await withEmulator({}, async ({ stripe, control, emulator }) => {
     const { now } = await control.clock();
     const session = await stripe.checkout.sessions.create(sessionParams(now));
     assert.match(session.id, /^cs_test_/);
@@ -98,7 +81,7 @@ Deno.test("creates a checkout session with Stripe's fields and returns it on ret
 });
 
 Deno.test("retrieving an unknown session raises resource_missing with status 404", async () => {
-  await withEmulator(async ({ stripe }) => {
+  await withEmulator({}, async ({ stripe }) => {
     await expectStripeError(stripe.checkout.sessions.retrieve("cs_test_nope"), {
       klass: "StripeInvalidRequestError",
       code: "resource_missing",
@@ -108,7 +91,7 @@ Deno.test("retrieving an unknown session raises resource_missing with status 404
 });
 
 Deno.test("creates and retrieves customers, and a session for an existing customer", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const customer = await stripe.customers.create({
       email: "grace@example.com",
       metadata: { user_id: "u1" },
@@ -133,7 +116,7 @@ Deno.test("creates and retrieves customers, and a session for an existing custom
 });
 
 Deno.test("rejects a session for a customer that does not exist with resource_missing on customer", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     const { customer_email: _, ...params } = sessionParams(now);
     await expectStripeError(stripe.checkout.sessions.create({ ...params, customer: "cus_ghost" }), {
@@ -145,7 +128,7 @@ Deno.test("rejects a session for a customer that does not exist with resource_mi
 });
 
 Deno.test("validates checkout session parameters as Stripe does, naming the param", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     const base = sessionParams(now);
     const item = (patch: Record<string, unknown>) => ({
@@ -247,7 +230,7 @@ Deno.test("validates checkout session parameters as Stripe does, naming the para
 });
 
 Deno.test("rejects an unknown parameter with parameter_unknown and the param's path", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     const params = {
       ...sessionParams(now),
@@ -308,7 +291,7 @@ Deno.test("answers a missing or wrong API key with 401 and the SDK's authenticat
 });
 
 Deno.test("applies a percent or amount promotion code and rejects an unknown one", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     const tenPercent = await control.createPromotionCode({ code: "TENOFF", percent_off: 10 });
     const fiveDollars = await control.createPromotionCode({
@@ -341,7 +324,7 @@ Deno.test("applies a percent or amount promotion code and rejects an unknown one
 });
 
 Deno.test("lists events newest first with type, limit and starting_after, and retrieves one", async () => {
-  await withEmulator(async ({ stripe }) => {
+  await withEmulator({}, async ({ stripe }) => {
     const customers = [];
     for (let i = 0; i < 3; i++) {
       customers.push(await stripe.customers.create({ email: `c${i}@example.com` }));

@@ -1,33 +1,7 @@
 import assert from "node:assert/strict";
-import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
-import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import {
-  type Emulator,
-  type EmulatorOptions,
-  startEmulator,
-} from "../local/stripe-emulator/mod.ts";
-
-async function withEmulator(
-  options: Partial<EmulatorOptions>,
-  fn: (ctx: { emulator: Emulator; stripe: Stripe; control: EmulatorControl }) => Promise<void>,
-): Promise<void> {
-  const emulator = await startEmulator({
-    port: 0,
-    webhookSecret: "whsec_test_page",
-    quiet: true,
-    ...options,
-  });
-  try {
-    const stripe = createStripeClient({
-      secretKey: "sk_test_page",
-      apiBase: emulator.url,
-      maxNetworkRetries: 0,
-    });
-    await fn({ emulator, stripe, control: new EmulatorControl(emulator.url) });
-  } finally {
-    await emulator.stop();
-  }
-}
+import { Stripe } from "../supabase/functions/_shared/stripe.ts";
+import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
+import { withEmulator } from "./stripe_emulator_helpers.ts";
 
 async function createSession(
   stripe: Stripe,

@@ -1,37 +1,9 @@
 import assert from "node:assert/strict";
-import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
-import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import { type Emulator, startEmulator } from "../local/stripe-emulator/mod.ts";
+import { Stripe } from "../supabase/functions/_shared/stripe.ts";
+import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
+import { withEmulator } from "./stripe_emulator_helpers.ts";
 
 const ROUTE = "POST /v1/checkout/sessions";
-
-async function withEmulator(
-  fn: (
-    ctx: {
-      emulator: Emulator;
-      control: EmulatorControl;
-      client: (retries: number, timeoutMs?: number) => Stripe;
-    },
-  ) => Promise<void>,
-): Promise<void> {
-  const emulator = await startEmulator({
-    port: 0,
-    webhookSecret: "whsec_test_faults",
-    quiet: true,
-  });
-  try {
-    const client = (retries: number, timeoutMs?: number) =>
-      createStripeClient({
-        secretKey: "sk_test_faults",
-        apiBase: emulator.url,
-        maxNetworkRetries: retries,
-        timeoutMs,
-      });
-    await fn({ emulator, control: new EmulatorControl(emulator.url), client });
-  } finally {
-    await emulator.stop();
-  }
-}
 
 async function params(control: EmulatorControl): Promise<Stripe.Checkout.SessionCreateParams> {
   const { now } = await control.clock();
@@ -51,7 +23,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 Deno.test("fault before: the client gets the status, nothing is created or saved, and the same key then succeeds", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0);
     const p = await params(control);
     await control.addFault({ route: ROUTE, mode: "before", status: 503 });
@@ -74,7 +46,7 @@ Deno.test("fault before: the client gets the status, nothing is created or saved
 });
 
 Deno.test("fault after: the session is created and saved while the client sees only the error; the retry replays it", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0);
     const p = await params(control);
     await control.addFault({ route: ROUTE, mode: "after", status: 500 });
@@ -97,7 +69,7 @@ Deno.test("fault after: the session is created and saved while the client sees o
 });
 
 Deno.test("fault saved_500: the 500 is saved and replayed on every retry with that key; a new key succeeds", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0);
     const p = await params(control);
     await control.addFault({ route: ROUTE, mode: "saved_500" });
@@ -120,7 +92,7 @@ Deno.test("fault saved_500: the 500 is saved and replayed on every retry with th
 });
 
 Deno.test("fault delay (after phase): the session exists while the client times out, and the same key replays it", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0, 200);
     const p = await params(control);
     await control.addFault({ route: ROUTE, mode: "delay", delay_ms: 600, phase: "after" });
@@ -154,7 +126,7 @@ Deno.test("fault delay (after phase): the session exists while the client times 
 });
 
 Deno.test("fault delay (before phase): nothing exists during the wait, the session appears once it ends", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0, 150);
     const p = await params(control);
     await control.addFault({ route: ROUTE, mode: "delay", delay_ms: 400, phase: "before" });
@@ -169,7 +141,7 @@ Deno.test("fault delay (before phase): nothing exists during the wait, the sessi
 });
 
 Deno.test("fault drop_after: the SDK sees a connection error, the session exists, and the same key replays it", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     for (const retries of [0, 2]) {
       const stripe = client(retries);
       const p = await params(control);
@@ -192,7 +164,7 @@ Deno.test("fault drop_after: the SDK sees a connection error, the session exists
 });
 
 Deno.test("the SDK's automatic retries plus the stored key never create two sessions", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(3);
     const p = await params(control);
     // Two lost answers in a row: the effect happens once, the SDK retries with its own key.
@@ -217,7 +189,7 @@ Deno.test("the SDK's automatic retries plus the stored key never create two sess
 });
 
 Deno.test("faults are consumed per route and can be cleared", async () => {
-  await withEmulator(async ({ control, client }) => {
+  await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0);
     await control.addFault({ route: "POST /v1/customers", mode: "before", status: 500, times: 5 });
     await assert.rejects(stripe.customers.create({}), Stripe.errors.StripeAPIError);

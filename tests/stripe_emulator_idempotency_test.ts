@@ -1,25 +1,7 @@
 import assert from "node:assert/strict";
 import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
-import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import { type Emulator, startEmulator } from "../local/stripe-emulator/mod.ts";
-
-const SECRET_KEY = "sk_test_emulator_idem";
-
-async function withEmulator(
-  fn: (ctx: { emulator: Emulator; stripe: Stripe; control: EmulatorControl }) => Promise<void>,
-): Promise<void> {
-  const emulator = await startEmulator({ port: 0, webhookSecret: "whsec_test_idem", quiet: true });
-  try {
-    const stripe = createStripeClient({
-      secretKey: SECRET_KEY,
-      apiBase: emulator.url,
-      maxNetworkRetries: 0,
-    });
-    await fn({ emulator, stripe, control: new EmulatorControl(emulator.url) });
-  } finally {
-    await emulator.stop();
-  }
-}
+import type { Emulator } from "../local/stripe-emulator/mod.ts";
+import { EMULATOR_SECRET_KEY as SECRET_KEY, withEmulator } from "./stripe_emulator_helpers.ts";
 
 function sessionParams(now: number, name = "Widget"): Stripe.Checkout.SessionCreateParams {
   return {
@@ -53,7 +35,7 @@ function rawPost(
 }
 
 Deno.test("replays the saved status and body for the same key and parameters, marked Idempotent-Replayed", async () => {
-  await withEmulator(async ({ stripe, control, emulator }) => {
+  await withEmulator({}, async ({ stripe, control, emulator }) => {
     const { now } = await control.clock();
     const first = await stripe.checkout.sessions.create(sessionParams(now), {
       idempotencyKey: "key-replay",
@@ -87,7 +69,7 @@ Deno.test("replays the saved status and body for the same key and parameters, ma
 });
 
 Deno.test("replays a saved error for the same key, as Stripe does for requests that began executing", async () => {
-  await withEmulator(async ({ emulator, control }) => {
+  await withEmulator({}, async ({ emulator, control }) => {
     const { now } = await control.clock();
     const body = new URLSearchParams({
       mode: "payment",
@@ -111,7 +93,7 @@ Deno.test("replays a saved error for the same key, as Stripe does for requests t
 });
 
 Deno.test("rejects the same key with other parameters or another endpoint with idempotency_error", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     await stripe.checkout.sessions.create(sessionParams(now), { idempotencyKey: "key-mismatch" });
     await assert.rejects(
@@ -138,7 +120,7 @@ Deno.test("rejects the same key with other parameters or another endpoint with i
 });
 
 Deno.test("answers 409 idempotency_key_in_use while the first request with the key is still executing", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     await control.addFault({
       route: "POST /v1/checkout/sessions",
@@ -170,7 +152,7 @@ Deno.test("answers 409 idempotency_key_in_use while the first request with the k
 });
 
 Deno.test("does not save a request that failed parameter validation, so the key works once corrected", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
     await assert.rejects(
       stripe.checkout.sessions.create({ ...sessionParams(now), expires_at: now + 60 }, {
@@ -187,7 +169,7 @@ Deno.test("does not save a request that failed parameter validation, so the key 
 });
 
 Deno.test("scopes idempotency keys to the API key", async () => {
-  await withEmulator(async ({ stripe, control, emulator }) => {
+  await withEmulator({}, async ({ stripe, control, emulator }) => {
     const other = createStripeClient({
       secretKey: "sk_test_someone_else",
       apiBase: emulator.url,
@@ -206,7 +188,7 @@ Deno.test("scopes idempotency keys to the API key", async () => {
 });
 
 Deno.test("forgets a key 24 hours (emulator time) after its first use", async () => {
-  await withEmulator(async ({ stripe, control }) => {
+  await withEmulator({}, async ({ stripe, control }) => {
     const first = await stripe.customers.create({ email: "a@example.com" }, {
       idempotencyKey: "key-old",
     });

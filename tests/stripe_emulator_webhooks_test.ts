@@ -1,38 +1,27 @@
 import assert from "node:assert/strict";
-import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
-import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import {
-  type Emulator,
-  type EmulatorOptions,
-  startEmulator,
-} from "../local/stripe-emulator/mod.ts";
+import { Stripe } from "../supabase/functions/_shared/stripe.ts";
+import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
+import type { EmulatorOptions } from "../local/stripe-emulator/mod.ts";
+import { type EmulatorContext, withEmulator } from "./stripe_emulator_helpers.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../local/stripe-emulator/testing.ts";
 
 const WEBHOOK_SECRET = "whsec_test_webhooks_secret";
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
-async function withEmulator(
+/** The emulator delivering to `receiver`, with a compressed retry schedule. */
+async function withDeliveringEmulator(
   receiver: WebhookReceiver,
   options: Partial<EmulatorOptions>,
-  fn: (ctx: { emulator: Emulator; stripe: Stripe; control: EmulatorControl }) => Promise<void>,
+  fn: (ctx: EmulatorContext) => Promise<void>,
 ): Promise<void> {
-  const emulator = await startEmulator({
-    port: 0,
-    webhookSecret: WEBHOOK_SECRET,
-    webhookEndpoint: receiver.url,
-    webhookRetryDelaysMs: [20, 40, 80],
-    quiet: true,
-    ...options,
-  });
   try {
-    const stripe = createStripeClient({
-      secretKey: "sk_test_webhooks",
-      apiBase: emulator.url,
-      maxNetworkRetries: 0,
-    });
-    await fn({ emulator, stripe, control: new EmulatorControl(emulator.url) });
+    await withEmulator({
+      webhookSecret: WEBHOOK_SECRET,
+      webhookEndpoint: receiver.url,
+      webhookRetryDelaysMs: [20, 40, 80],
+      ...options,
+    }, fn);
   } finally {
-    await emulator.stop();
     await receiver.stop();
   }
 }
@@ -84,7 +73,7 @@ Deno.test("delivers events signed as Stripe signs them, verified by constructEve
       return 400;
     }
   });
-  await withEmulator(receiver, {}, async ({ stripe, control }) => {
+  await withDeliveringEmulator(receiver, {}, async ({ stripe, control }) => {
     const session = await paidSession(stripe, control);
     const [delivery] = await receiver.waitFor(1);
     assert.equal(delivery?.status, 200);
@@ -120,7 +109,7 @@ Deno.test("delivers events signed as Stripe signs them, verified by constructEve
 
 Deno.test("retries a delivery with backoff until the receiver answers 2xx", async () => {
   const receiver = startWebhookReceiver((_body, _signature, index) => (index < 2 ? 500 : 200));
-  await withEmulator(receiver, {}, async ({ stripe, control }) => {
+  await withDeliveringEmulator(receiver, {}, async ({ stripe, control }) => {
     await stripe.customers.create({ email: "retry@example.com" });
     const deliveries = await receiver.waitFor(3);
     assert.deepEqual(deliveries.map((d) => d.status), [500, 500, 200]);
@@ -135,19 +124,23 @@ Deno.test("retries a delivery with backoff until the receiver answers 2xx", asyn
 
 Deno.test("stops retrying after the bounded number of attempts", async () => {
   const receiver = startWebhookReceiver(() => 503);
-  await withEmulator(receiver, { webhookRetryDelaysMs: [10, 10] }, async ({ stripe, control }) => {
-    await stripe.customers.create({});
-    await receiver.waitFor(3);
-    const state = await control.waitForDeliveries();
-    assert.equal(state.deliveries.length, 3);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(receiver.received.length, 3);
-  });
+  await withDeliveringEmulator(
+    receiver,
+    { webhookRetryDelaysMs: [10, 10] },
+    async ({ stripe, control }) => {
+      await stripe.customers.create({});
+      await receiver.waitFor(3);
+      const state = await control.waitForDeliveries();
+      assert.equal(state.deliveries.length, 3);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(receiver.received.length, 3);
+    },
+  );
 });
 
 Deno.test("with automatic delivery off, tests deliver chosen events by hand in the order they choose", async () => {
   const receiver = startWebhookReceiver();
-  await withEmulator(receiver, {}, async ({ stripe, control }) => {
+  await withDeliveringEmulator(receiver, {}, async ({ stripe, control }) => {
     await control.setWebhooks({ auto: false });
     const session = await paidSession(stripe, control);
     await control.refund(session.id);
@@ -175,7 +168,7 @@ Deno.test("delivers one event N times concurrently and reports each delivery's s
     inFlight -= 1;
     return index === 0 ? 200 : 409;
   });
-  await withEmulator(receiver, {}, async ({ stripe, control, emulator }) => {
+  await withDeliveringEmulator(receiver, {}, async ({ stripe, control, emulator }) => {
     await control.setWebhooks({ auto: false });
     const customer = await stripe.customers.create({});
     const [event] = (await stripe.events.list({ type: "customer.created" })).data;
