@@ -88,6 +88,23 @@ Deno.test("cleanup_expired_idempotency_keys", INTEGRATION, async (t) => {
       ]);
     });
 
+    await t.step("leaves an order flagged for review alone and queues order.expired", async () => {
+      const [flagged] = await sql<{ id: string }[]>`
+        insert into public.orders (scope, idempotency_key, request_fingerprint, email, currency,
+          amount_subtotal, amount_total, success_url, cancel_url, checkout_expires_at,
+          needs_review, review_reason)
+        values ('guest', 'flagged', ${FP}, 'a@b.c', 'usd', 3200, 3200, 'http://x/s', 'http://x/c',
+          now() - interval '2 hours', true, 'amount differs')
+        returning id`;
+      assert.equal((await cleanup(100)).expired_orders, 0);
+      const [row] = await sql`select status from public.orders where id = ${flagged?.id ?? ""}`;
+      assert.equal(row?.status, "pending");
+      const topics = await sql<{ topic: string }[]>`
+        select o.topic from public.outbox o join public.orders r on r.id = o.order_id
+        where r.idempotency_key = 'abandoned'`;
+      assert.deepEqual(topics.map((r) => r.topic), ["order.expired"]);
+    });
+
     await t.step("refuses a batch size below 1", async () => {
       await assert.rejects(() => cleanup(0), /batch size must be at least 1, got 0/);
     });

@@ -60,3 +60,10 @@ create policy "users read their own order items" on public.order_items
 
 revoke insert, update, delete, truncate on public.orders, public.order_items from anon, authenticated;
 revoke all on public.orders, public.order_items from anon;
+-- A signed-in user reads their own orders, but not the bookkeeping behind them (keys,
+-- fingerprints, review notes): select is granted column by column.
+revoke select on public.orders from authenticated;
+grant select (
+  id, user_id, email, status, currency, amount_subtotal, amount_total, checkout_session_id,
+  checkout_url, checkout_expires_at, paid_at, created_at, updated_at
+) on public.orders to authenticated;

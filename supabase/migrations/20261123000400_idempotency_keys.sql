@@ -87,8 +87,9 @@ begin
   where k.scope = p_scope and k.key = p_key
   for update;
 
-  -- An expired key is as good as absent: the client's key starts a new life.
-  if v_row.expires_at <= v_now then
+  -- An expired key is as good as absent: the client's key starts a new life (unless
+  -- a holder is still working under a live lease, as the cleanup also respects).
+  if v_row.expires_at <= v_now and not (v_row.status = 'in_progress' and v_row.locked_until > v_now) then
     update public.idempotency_keys k
     set request_fingerprint = p_request_fingerprint, status = 'in_progress', lease_token = v_token,
         locked_until = v_now + make_interval(secs => p_lease_seconds),
@@ -164,11 +165,36 @@ begin
 end;
 $$;
 
+-- Renews a held lease before each long step (a Stripe call), so that the lease only
+-- ever has to outlive one step. Fenced: only the current holder can extend it.
+create function public.extend_idempotency_lease(
+  p_scope text,
+  p_key text,
+  p_lease_token uuid,
+  p_lease_seconds integer
+)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  update public.idempotency_keys k
+  set locked_until = clock_timestamp() + make_interval(secs => p_lease_seconds),
+      updated_at = clock_timestamp()
+  where k.scope = p_scope and k.key = p_key
+    and k.status = 'in_progress' and k.lease_token = p_lease_token;
+  return found;
+end;
+$$;
+
 revoke execute on function public.lease_retry_after(timestamptz) from public, anon, authenticated;
 revoke execute on function public.claim_idempotency_key(text, text, text, integer, integer) from public, anon, authenticated;
 revoke execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) from public, anon, authenticated;
 revoke execute on function public.release_idempotency_key(text, text, uuid) from public, anon, authenticated;
+revoke execute on function public.extend_idempotency_lease(text, text, uuid, integer) from public, anon, authenticated;
 grant execute on function public.lease_retry_after(timestamptz) to service_role;
 grant execute on function public.claim_idempotency_key(text, text, text, integer, integer) to service_role;
 grant execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) to service_role;
 grant execute on function public.release_idempotency_key(text, text, uuid) to service_role;
+grant execute on function public.extend_idempotency_lease(text, text, uuid, integer) to service_role;

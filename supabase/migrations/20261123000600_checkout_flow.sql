@@ -26,6 +26,11 @@ begin
   if not found then
     return false;
   end if;
+  -- Same lock order as begin_checkout (product id), so the two cannot deadlock.
+  perform 1 from public.products p
+  where p.id in (select i.product_id from public.order_items i where i.order_id = p_order_id)
+  order by p.id
+  for update;
   update public.products p
   set stock = p.stock + i.quantity, updated_at = clock_timestamp()
   from public.order_items i
@@ -106,12 +111,10 @@ declare
   v_subtotal bigint;
   v_now timestamptz := clock_timestamp();
 begin
-  -- Fencing: only the current holder of the request lease may act for this key.
-  perform 1 from public.idempotency_keys k
-  where k.scope = p_scope and k.key = p_idempotency_key
-    and k.status = 'in_progress' and k.lease_token = p_request_lease_token
-  for update;
-  if not found then
+  -- Fencing: only the current holder of the request lease may act for this key. The
+  -- lease is renewed here because the Stripe call comes next.
+  if not public.extend_idempotency_lease(p_scope, p_idempotency_key, p_request_lease_token,
+      p_lease_seconds) then
     return row('lease_lost', null, null, null, null, 1)::public.checkout_begin;
   end if;
 
@@ -122,7 +125,10 @@ begin
     if v_order.request_fingerprint <> p_request_fingerprint then
       return row('mismatch', null, null, null, null, null)::public.checkout_begin;
     end if;
-    if v_order.checkout_session_id is not null then
+    -- Recorded by record_checkout (the URL is known). A session id alone was adopted
+    -- by the webhook after a crash: the open operation is resumed below, and Stripe
+    -- replays the session under the stored key.
+    if v_order.checkout_url is not null then
       return row('recorded', public.order_snapshot(v_order.id), null, null, null, null)
         ::public.checkout_begin;
     end if;
@@ -257,8 +263,45 @@ begin
       p_order_id, v_recorded_session, p_checkout_session_id;
   end if;
 
+  -- The session is recorded whoever holds the client key now; the answer is stored
+  -- only by its holder (a later holder finds the order recorded and stores it then).
   perform public.complete_idempotency_key(p_scope, p_idempotency_key, p_request_lease_token,
     p_response_status, p_response_body);
+  return true;
+end;
+$$;
+
+-- Stripe refuses an expires_at less than 30 minutes ahead, and refuses it before
+-- saving anything under the key. A resumed call whose first attempt never ran can hit
+-- that; the function then stores a fresh expiry here (so every later retry under the
+-- same key sends the same parameters again) and renews both leases for the new call.
+create function public.refresh_checkout_expiry(
+  p_scope text,
+  p_idempotency_key text,
+  p_request_lease_token uuid,
+  p_order_id uuid,
+  p_stripe_lease_token uuid,
+  p_expires_at timestamptz,
+  p_lease_seconds integer default 60
+)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  update public.stripe_idempotency_keys s
+  set locked_until = clock_timestamp() + make_interval(secs => p_lease_seconds),
+      updated_at = clock_timestamp()
+  where s.operation_type = 'checkout:create' and s.operation_id = p_order_id::text
+    and s.status = 'open' and s.lease_token = p_stripe_lease_token;
+  if not found then
+    return false;
+  end if;
+  update public.orders o set checkout_expires_at = p_expires_at, updated_at = clock_timestamp()
+  where o.id = p_order_id and o.status = 'pending';
+  perform public.extend_idempotency_lease(p_scope, p_idempotency_key, p_request_lease_token,
+    p_lease_seconds);
   return true;
 end;
 $$;
@@ -321,7 +364,7 @@ end;
 $$;
 
 create type public.customer_begin as (
-  outcome text, -- existing | claimed | in_progress
+  outcome text, -- existing | claimed | in_progress | lease_lost
   stripe_customer_id text,
   stripe_idempotency_key text,
   stripe_lease_token uuid,
@@ -332,6 +375,9 @@ create type public.customer_begin as (
 -- Get the user's Stripe Customer, or claim the right to create it
 -- (operation customer:create:<user id>), so concurrent first checkouts make one.
 create function public.begin_customer(
+  p_scope text,
+  p_idempotency_key text,
+  p_request_lease_token uuid,
   p_user_id uuid,
   p_email text,
   p_lease_seconds integer default 60
@@ -345,6 +391,12 @@ declare
   v_customer text;
   v_claim public.stripe_operation_claim;
 begin
+  -- The checkout's own request lease: fenced, and renewed before a Stripe call or a wait.
+  if not public.extend_idempotency_lease(p_scope, p_idempotency_key, p_request_lease_token,
+      p_lease_seconds) then
+    return row('lease_lost', null, null, null, null, 1)::public.customer_begin;
+  end if;
+
   select c.stripe_customer_id into v_customer from public.stripe_customers c
   where c.user_id = p_user_id;
   if v_customer is not null then
@@ -405,9 +457,10 @@ begin
     'public.order_snapshot(uuid)',
     'public.begin_checkout(text, text, uuid, text, jsonb, text, text, text, uuid, text, text, integer, integer)',
     'public.record_checkout(text, text, uuid, uuid, uuid, text, text, integer, timestamptz, integer, jsonb)',
+    'public.refresh_checkout_expiry(text, text, uuid, uuid, uuid, timestamptz, integer)',
     'public.release_checkout(text, text, uuid, uuid, uuid, jsonb, boolean)',
     'public.fail_checkout(text, text, uuid, uuid, uuid, jsonb, integer, jsonb)',
-    'public.begin_customer(uuid, text, integer)',
+    'public.begin_customer(text, text, uuid, uuid, text, integer)',
     'public.record_customer(uuid, uuid, text)'
   ] loop
     execute format('revoke execute on function %s from public, anon, authenticated', v_fn);

@@ -89,7 +89,17 @@ export interface CustomerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** How long a checkout waits for a concurrent first checkout creating the same Customer. */
+/** The checkout's own request lease, renewed (fenced) by every begin_customer call. */
+export interface RequestLease {
+  scope: string;
+  key: string;
+  token: string;
+}
+
+/**
+ * How long a checkout waits for a concurrent first checkout creating the same
+ * Customer. Each poll renews the request lease, so the wait never eats into it.
+ */
 export const CUSTOMER_WAIT_MS = 5_000;
 
 /**
@@ -99,17 +109,24 @@ export const CUSTOMER_WAIT_MS = 5_000;
  */
 export async function getOrCreateCustomer(
   deps: CustomerDeps,
+  lease: RequestLease,
   user: { id: string; email: string | undefined },
 ): Promise<string> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const deadline = Date.now() + CUSTOMER_WAIT_MS;
   for (let pause = 50;; pause = Math.min(pause * 2, 500)) {
     const claim = await rpc(deps.db, "begin_customer", {
+      p_scope: lease.scope,
+      p_idempotency_key: lease.key,
+      p_request_lease_token: lease.token,
       p_user_id: user.id,
       p_email: user.email ?? "",
       p_lease_seconds: deps.leaseSeconds,
     });
     if (claim.outcome === "existing" && claim.stripe_customer_id) return claim.stripe_customer_id;
+    if (claim.outcome === "lease_lost") {
+      throw new ApiError("idempotency_key_in_use", undefined, claim.retry_after_seconds ?? 1);
+    }
     if (claim.outcome === "in_progress") {
       if (Date.now() + pause > deadline) {
         throw new ApiError("stripe_unavailable", undefined, claim.retry_after_seconds ?? 1);
@@ -120,7 +137,7 @@ export async function getOrCreateCustomer(
     if (claim.outcome !== "claimed" || !claim.stripe_idempotency_key || !claim.stripe_lease_token) {
       throw new Error(`begin_customer answered ${JSON.stringify(claim)}`);
     }
-    const lease = claim.stripe_lease_token;
+    const stripeLease = claim.stripe_lease_token;
     const operation = { p_operation_type: "customer:create", p_operation_id: user.id };
     const email = claim.email || undefined;
     const result = await callStripe(
@@ -130,7 +147,7 @@ export async function getOrCreateCustomer(
     if (result.ok) {
       const customer = await rpc(deps.db, "record_customer", {
         p_user_id: user.id,
-        p_stripe_lease_token: lease,
+        p_stripe_lease_token: stripeLease,
         p_stripe_customer_id: result.value.id,
       });
       if (customer) return customer;
@@ -140,7 +157,7 @@ export async function getOrCreateCustomer(
     if (failure.kind === "retryable") {
       await rpc(deps.db, "release_stripe_idempotency", {
         ...operation,
-        p_lease_token: lease,
+        p_lease_token: stripeLease,
         p_error: failureJson(failure),
         p_rekey: failure.rekey,
       });
@@ -148,7 +165,7 @@ export async function getOrCreateCustomer(
     }
     await rpc(deps.db, "fail_stripe_idempotency", {
       ...operation,
-      p_lease_token: lease,
+      p_lease_token: stripeLease,
       p_error: failureJson(failure),
     });
     throw new ApiError("stripe_rejected", { stripe_code: failure.code });

@@ -30,6 +30,7 @@ import {
   callStripe,
   failureJson,
   getOrCreateCustomer,
+  type RequestLease,
   type StripeFailure,
 } from "./checkout-utils.ts";
 import { OrderSnapshot, type OrderSnapshotT } from "./order_snapshot.ts";
@@ -70,11 +71,7 @@ interface Checkout {
 }
 
 /** A held request lease: only its holder may complete or release the client key. */
-interface Lease {
-  scope: string;
-  key: string;
-  token: string;
-}
+type Lease = RequestLease;
 
 export function createCheckoutHandler(kind: CheckoutKind, deps: CheckoutDeps) {
   const { config } = deps;
@@ -170,6 +167,7 @@ async function checkoutUnderLease(
   const customer = checkout.user
     ? await getOrCreateCustomer(
       { db, stripe: deps.stripe, leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS },
+      lease,
       checkout.user,
     )
     : undefined;
@@ -195,8 +193,19 @@ async function checkoutUnderLease(
     case "ready":
       break;
     case "recorded":
-    case "closed":
-      return { status: 200, body: responseFromOrder(OrderSnapshot.parse(begun.order_snapshot)) };
+    case "closed": {
+      // The order already has its session (an earlier holder of this key recorded it,
+      // or the key expired and came back): answer with it and store that answer.
+      const body = responseFromOrder(OrderSnapshot.parse(begun.order_snapshot));
+      await rpc(db, "complete_idempotency_key", {
+        p_scope: lease.scope,
+        p_key: lease.key,
+        p_lease_token: lease.token,
+        p_response_status: 200,
+        p_response_body: asJson(body),
+      });
+      return { status: 200, body };
+    }
     case "lease_lost":
     case "in_progress":
       throw new ApiError("idempotency_key_in_use", undefined, begun.retry_after_seconds ?? 1);
@@ -221,8 +230,6 @@ async function checkoutUnderLease(
   if (!stripeKey || !stripeLease) throw new Error("begin_checkout gave no Stripe key or lease");
 
   // Phase 4: Stripe, with the stored key, outside any transaction.
-  const now = deps.now ?? (() => new Date());
-  const result = await createSession(deps.stripe, stripeKey, order, config, now);
   const orderOp = {
     p_scope: lease.scope,
     p_idempotency_key: lease.key,
@@ -230,6 +237,18 @@ async function checkoutUnderLease(
     p_order_id: order.id,
     p_stripe_lease_token: stripeLease,
   };
+  const now = deps.now ?? (() => new Date());
+  const result = await createSession(deps.stripe, stripeKey, order, async () => {
+    const expiresAt = Math.floor(now().getTime() / 1000) +
+      config.CHECKOUT_SESSION_TTL_MINUTES * 60;
+    const stored = await rpc(db, "refresh_checkout_expiry", {
+      ...orderOp,
+      p_expires_at: isoSeconds(expiresAt),
+      p_lease_seconds: config.IDEMPOTENCY_LEASE_SECONDS,
+    });
+    if (!stored) throw new ApiError("idempotency_key_in_use", undefined, 1);
+    return expiresAt;
+  });
   if (!result.ok) {
     const { failure } = result;
     if (failure.kind === "retryable") {
@@ -241,12 +260,14 @@ async function checkoutUnderLease(
       throw new ApiError("stripe_unavailable", undefined, 1);
     }
     const details = stripeRejectionDetails(failureJson(failure));
-    await rpc(db, "fail_checkout", {
+    const failed = await rpc(db, "fail_checkout", {
       ...orderOp,
       p_error: failureJson(failure),
       p_response_status: statusOf("stripe_rejected"),
       p_response_body: asJson(errorBody("stripe_rejected", details)),
     });
+    // Not ours to fail any more: whoever took the operation over answers for it.
+    if (!failed) throw new ApiError("idempotency_key_in_use", undefined, 1);
     throw new ApiError("stripe_rejected", details, undefined, true);
   }
 
@@ -262,7 +283,7 @@ async function checkoutUnderLease(
     p_response_status: 201,
     p_response_body: asJson(body),
   });
-  if (!recorded) throw new ApiError("idempotency_key_in_use", undefined, 1, true);
+  if (!recorded) throw new ApiError("idempotency_key_in_use", undefined, 1);
   return { status: 201, body };
 }
 
@@ -274,18 +295,19 @@ async function createSession(
   stripe: Stripe,
   key: string,
   order: OrderSnapshotT,
-  config: Config,
-  now: () => Date,
+  refreshExpiry: () => Promise<number>,
 ) {
-  const params = sessionParams(order, order.checkout_expires_at);
-  const first = await callStripe(key, (o) => stripe.checkout.sessions.create(params, o));
-  // Stripe wants expires_at at least 30 minutes ahead when the call is made. A
-  // resumed call whose first attempt never ran can fall short; a rejected call
-  // saves nothing under the key, so the same key is safe with a fresh expiry.
+  const first = await callStripe(
+    key,
+    (o) => stripe.checkout.sessions.create(sessionParams(order, order.checkout_expires_at), o),
+  );
+  // Stripe wants expires_at at least 30 minutes ahead when the call is made. A resumed
+  // call whose first attempt never ran can fall short; such a rejection saves nothing
+  // under the key, so the same key is safe with a fresh expiry, stored first so that
+  // any later retry under this key sends these same parameters again.
   if (!first.ok && first.failure.kind === "terminal" && first.failure.param === "expires_at") {
-    const fresh = Math.floor(now().getTime() / 1000) + config.CHECKOUT_SESSION_TTL_MINUTES * 60;
-    const retryParams = sessionParams(order, fresh);
-    return await callStripe(key, (o) => stripe.checkout.sessions.create(retryParams, o));
+    const params = sessionParams(order, await refreshExpiry());
+    return await callStripe(key, (o) => stripe.checkout.sessions.create(params, o));
   }
   return first;
 }
@@ -337,7 +359,8 @@ function responseFromSession(
 
 function responseFromOrder(order: OrderSnapshotT): CheckoutResponse {
   if (!order.checkout_session_id || !order.checkout_url) {
-    throw new ApiError("stripe_rejected", { order_status: order.status });
+    // Ended (expired, failed) before this key ever got its session back.
+    throw new ApiError("checkout_closed", { order_id: order.id, order_status: order.status });
   }
   return {
     order_id: order.id,
@@ -370,7 +393,8 @@ function replay(status: number | null, body: unknown, cors: Headers): Response {
 
 /**
  * How a failure under the lease ends (SPEC §3): a deterministic answer is stored
- * for replay; a 5xx releases the key so the retry runs again. An error already
+ * for replay; a 5xx or an in-use answer releases the key so the retry runs again
+ * (fenced: a caller whose lease was taken over releases nothing). An error already
  * settled in the database (`settled`) is only answered.
  */
 async function settleFailure(
@@ -382,7 +406,7 @@ async function settleFailure(
   const code: ErrorCode = error instanceof ApiError ? error.code : "internal_error";
   const settled = error instanceof ApiError && error.settled;
   try {
-    if (!settled && code !== "idempotency_key_in_use") {
+    if (!settled) {
       if (isStoredResponse(statusOf(code), code)) {
         const details = error instanceof ApiError ? error.details : undefined;
         await rpc(db, "complete_idempotency_key", {

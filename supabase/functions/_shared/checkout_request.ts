@@ -60,9 +60,6 @@ export const EnhancedCheckoutBody = z.strictObject({
     .optional(),
 });
 
-export type GuestCheckoutRequest = z.infer<typeof GuestCheckoutBody>;
-export type EnhancedCheckoutRequest = z.infer<typeof EnhancedCheckoutBody>;
-
 /** Validates a parsed body; every problem is reported with its field path. */
 export function validateBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const result = schema.safeParse(body);

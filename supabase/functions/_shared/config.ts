@@ -1,4 +1,5 @@
 import { z } from "npm:zod@4.6.7";
+import { DEFAULT_STRIPE_TIMEOUT_MS } from "./stripe.ts";
 
 const positiveInt = (name: string, fallback: number) =>
   z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`)
@@ -46,7 +47,7 @@ const ConfigSchema = z.object({
     .default(30),
   IDEMPOTENCY_LEASE_SECONDS: positiveInt("IDEMPOTENCY_LEASE_SECONDS", 60),
   IDEMPOTENCY_KEY_TTL_HOURS: positiveInt("IDEMPOTENCY_KEY_TTL_HOURS", 24),
-  STRIPE_TIMEOUT_MS: positiveInt("STRIPE_TIMEOUT_MS", 20_000),
+  STRIPE_TIMEOUT_MS: positiveInt("STRIPE_TIMEOUT_MS", DEFAULT_STRIPE_TIMEOUT_MS),
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(5).default(1),
 }).superRefine((c, ctx) => {
   // A lease must outlive the whole Stripe call (every SDK retry included), or a

@@ -494,7 +494,14 @@ export type Database = {
         };
       };
       "begin_customer": {
-        Args: { "p_email": string; "p_lease_seconds"?: number; "p_user_id": string };
+        Args: {
+          "p_email": string;
+          "p_idempotency_key": string;
+          "p_lease_seconds"?: number;
+          "p_request_lease_token": string;
+          "p_scope": string;
+          "p_user_id": string;
+        };
         Returns: Database["public"]["CompositeTypes"]["customer_begin"];
         SetofOptions: {
           from: "*";
@@ -604,6 +611,15 @@ export type Database = {
         };
         Returns: boolean;
       };
+      "extend_idempotency_lease": {
+        Args: {
+          "p_key": string;
+          "p_lease_seconds": number;
+          "p_lease_token": string;
+          "p_scope": string;
+        };
+        Returns: boolean;
+      };
       "fail_checkout": {
         Args: {
           "p_error": Json;
@@ -690,6 +706,18 @@ export type Database = {
           "p_operation_id": string;
           "p_operation_type": string;
           "p_stripe_resource_id": string;
+        };
+        Returns: boolean;
+      };
+      "refresh_checkout_expiry": {
+        Args: {
+          "p_expires_at": string;
+          "p_idempotency_key": string;
+          "p_lease_seconds"?: number;
+          "p_order_id": string;
+          "p_request_lease_token": string;
+          "p_scope": string;
+          "p_stripe_lease_token": string;
         };
         Returns: boolean;
       };

@@ -31,6 +31,10 @@ export const ERRORS = {
     status: 409,
     message: "A request with this Idempotency-Key is still being processed; retry later.",
   },
+  checkout_closed: {
+    status: 409,
+    message: "This checkout has ended; start a new one with a new Idempotency-Key.",
+  },
   idempotency_key_reused: {
     status: 422,
     message: "This Idempotency-Key was used with a different request body.",

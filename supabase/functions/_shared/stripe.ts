@@ -6,11 +6,10 @@ export { Stripe };
 export const STRIPE_API_VERSION = "2026-10-28.endive";
 
 /**
- * The Stripe client timeout. It stays well below the idempotency lease
- * (IDEMPOTENCY_LEASE_SECONDS, default 60 s) so a lease never expires while its
- * owner still waits on Stripe.
+ * The client timeout per attempt when none is given. The functions take theirs from
+ * STRIPE_TIMEOUT_MS (config.ts), which checks it against the idempotency lease.
  */
-export const STRIPE_TIMEOUT_MS = 20_000;
+export const DEFAULT_STRIPE_TIMEOUT_MS = 20_000;
 
 export interface StripeClientOptions {
   secretKey: string;
@@ -28,7 +27,7 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     apiVersion: STRIPE_API_VERSION,
     httpClient: Stripe.createFetchHttpClient(),
     maxNetworkRetries: options.maxNetworkRetries ?? 1,
-    timeout: options.timeoutMs ?? STRIPE_TIMEOUT_MS,
+    timeout: options.timeoutMs ?? DEFAULT_STRIPE_TIMEOUT_MS,
     ...(base
       ? {
         host: base.hostname,

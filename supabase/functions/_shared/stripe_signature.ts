@@ -9,7 +9,7 @@ export interface VerifyOptions {
 }
 
 export type Verification =
-  | { ok: true; event: unknown; secretIndex: number }
+  | { ok: true; event: unknown }
   | { ok: false; reason: string };
 
 /**
@@ -28,7 +28,7 @@ export async function verifyStripeSignature(
     return { ok: false, reason: "no Stripe-Signature header" };
   }
   let reason = "no webhook secret configured";
-  for (const [secretIndex, secret] of secrets.entries()) {
+  for (const secret of secrets) {
     try {
       const event = await stripe.webhooks.constructEventAsync(
         body,
@@ -38,7 +38,7 @@ export async function verifyStripeSignature(
         stripeCryptoProvider,
         options.nowMs,
       );
-      return { ok: true, event, secretIndex };
+      return { ok: true, event };
     } catch (error) {
       // A signature error means "not this secret": try the next one. A body that
       // verifies but is not JSON is no Stripe event either, so it fails the same way.

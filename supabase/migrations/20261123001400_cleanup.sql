@@ -1,5 +1,6 @@
 -- Housekeeping (SPEC §6): expired request keys, old Stripe operation rows, and the
--- stock of checkouts abandoned past their session's expiry. Each call does bounded
+-- stock of checkouts abandoned past their session's expiry (through the order
+-- lifecycle of the migrations before this one). Each call does bounded
 -- work (at most p_batch_size rows of each kind) so it never holds long locks; call
 -- it again while it reports a full batch.
 create function public.cleanup_expired_idempotency_keys(p_batch_size integer default 1000)
@@ -43,16 +44,18 @@ begin
   get diagnostics v_stripe = row_count;
 
   -- Stripe allows a session at most 24 h; an hour past the planned expiry no payment
-  -- can arrive for a still-pending order, so its reservation goes back.
+  -- can arrive for a still-pending order, so it expires through the order lifecycle
+  -- (its reservation goes back, order.expired is queued). An order flagged for review
+  -- waits for a human instead.
   for v_order_id in
     select o.id from public.orders o
-    where o.status = 'pending' and o.checkout_expires_at < v_now - interval '1 hour'
+    where o.status = 'pending' and not o.needs_review
+      and o.checkout_expires_at < v_now - interval '1 hour'
     order by o.checkout_expires_at
     limit p_batch_size
     for update skip locked
   loop
-    update public.orders o set status = 'expired', updated_at = v_now where o.id = v_order_id;
-    perform public.release_order_stock(v_order_id);
+    perform public.move_order(v_order_id, 'expired', 'cleanup');
     v_orders := v_orders + 1;
   end loop;
 
@@ -64,15 +67,21 @@ revoke execute on function public.cleanup_expired_idempotency_keys(integer) from
 grant execute on function public.cleanup_expired_idempotency_keys(integer) to service_role;
 
 -- On Supabase (pg_cron available) run it every 15 minutes; elsewhere run it by hand.
+-- A server with the extension's files but without it preloaded cannot create it:
+-- that is not a reason to fail the migration.
 do $$
 begin
   if exists (select 1 from pg_available_extensions where name = 'pg_cron') then
-    create extension if not exists pg_cron;
-    perform cron.schedule(
-      'cleanup-expired-idempotency-keys',
-      '*/15 * * * *',
-      'select public.cleanup_expired_idempotency_keys(1000)'
-    );
+    begin
+      create extension if not exists pg_cron;
+      perform cron.schedule(
+        'cleanup-expired-idempotency-keys',
+        '*/15 * * * *',
+        'select public.cleanup_expired_idempotency_keys(1000)'
+      );
+    exception when others then
+      raise notice 'pg_cron is not usable here (%); schedule the cleanup yourself', sqlerrm;
+    end;
   end if;
 end;
 $$;
