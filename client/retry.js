@@ -14,8 +14,10 @@
 
 /** @type {Readonly<RetryPolicy>} */
 export const DEFAULT_RETRY_POLICY = Object.freeze({
-  // 250 ms · 2^n, capped at 8 s: six attempts span about 15 s, longer than a Stripe blip
-  // and shorter than a shopper's patience.
+  // 250 ms · 2^n, capped at 8 s (a cap the default never reaches): the five waits between
+  // six attempts are steps of 250, 500, 1000, 2000 and 4000 ms, so with jitter they add up
+  // to 3.9–7.75 s (a longer `Retry-After` can stretch any one of them), longer than a Stripe
+  // blip and shorter than a shopper's patience.
   maxAttempts: 6,
   baseDelayMs: 250,
   maxDelayMs: 8_000,

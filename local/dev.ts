@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
     emulatorPort: env.STRIPE_EMULATOR_PORT,
     allowedOrigins: env.ALLOWED_ORIGINS,
+    functionEnv: env.functionEnv,
     extraRoutes: demo.handle,
   });
   demo.attach(stack);

@@ -1,13 +1,7 @@
 import { z } from "npm:zod@4.6.7";
-
-/** `deno task dev`'s environment, parsed once; a bad value fails fast, naming its variable. */
-const origin = z.string().refine((value) => {
-  try {
-    return new URL(value).origin === value;
-  } catch {
-    return false;
-  }
-}, "each origin must look like https://host[:port] (no path, no trailing slash)");
+import { AllowedOrigins } from "../supabase/functions/_shared/config.ts";
+import { DEFAULT_GATEWAY_PORT } from "./stack.ts";
+import { DEFAULT_EMULATOR_PORT } from "./stripe-emulator/mod.ts";
 
 const PORT_MESSAGE = "must be a port number from 0 to 65535 (0 picks a free one)";
 const port = (fallback: number) =>
@@ -16,9 +10,25 @@ const port = (fallback: number) =>
     PORT_MESSAGE,
   ).default(fallback);
 
+/**
+ * The documented function settings. Function processes start with a clean environment, so dev
+ * forwards these from the developer's shell; the functions validate them at start-up.
+ */
+export const FUNCTION_SETTINGS = [
+  "CHECKOUT_SESSION_TTL_MINUTES",
+  "IDEMPOTENCY_LEASE_SECONDS",
+  "IDEMPOTENCY_KEY_TTL_HOURS",
+  "STRIPE_TIMEOUT_MS",
+  "STRIPE_MAX_NETWORK_RETRIES",
+  "SUPABASE_JWKS",
+  "JWT_SECRET",
+];
+const FUNCTION_SETTING_NAMES = new Set(FUNCTION_SETTINGS);
+
+/** `deno task dev`'s environment, parsed once; a bad value fails fast, naming its variable. */
 const DevEnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  PORT: port(54321),
+  PORT: port(DEFAULT_GATEWAY_PORT),
   STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
   STRIPE_SECRET_KEY: z.string().regex(/^sk_/, "must start with sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().regex(
@@ -26,22 +36,30 @@ const DevEnvSchema = z.object({
     "must be whsec_… (comma-separated for rotation)",
   ).optional(),
   SUPABASE_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  ALLOWED_ORIGINS: z.string().refine(
-    (value) => value.split(",").every((item) => origin.safeParse(item.trim()).success),
-    "must be a comma-separated list of origins like http://localhost:3000",
-  ).optional(),
-  STRIPE_EMULATOR_PORT: port(12111),
+  // The functions' own parser, so dev accepts (and normalises) exactly what they accept.
+  ALLOWED_ORIGINS: AllowedOrigins.transform((origins) => origins.join(",")).optional(),
+  STRIPE_EMULATOR_PORT: port(DEFAULT_EMULATOR_PORT),
 });
 
-export type DevEnv = z.infer<typeof DevEnvSchema>;
+export type DevEnv = z.infer<typeof DevEnvSchema> & {
+  /** The FUNCTION_SETTINGS that are set, as given. */
+  functionEnv: Record<string, string>;
+};
 
 export function parseDevEnv(env: Record<string, string>): DevEnv {
   // An empty variable means unset, as in most shells' `VAR= deno task dev`.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
   const result = DevEnvSchema.safeParse(present);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) =>
-    `  ${issue.path.join(".")}: ${issue.message}`
-  );
+  if (result.success) {
+    const functionEnv = Object.fromEntries(
+      Object.entries(present).filter(([name]) => FUNCTION_SETTING_NAMES.has(name)),
+    );
+    return { ...result.data, functionEnv };
+  }
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.join(".");
+    // The shared ALLOWED_ORIGINS parser already names its variable.
+    return `  ${issue.message.includes(path) ? issue.message : `${path}: ${issue.message}`}`;
+  });
   throw new Error(`invalid environment for deno task dev:\n${problems.join("\n")}`);
 }

@@ -7,11 +7,37 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 2_000;
 /** Output kept from a quiet child, to explain a failed start. */
 const OUTPUT_TAIL_CHARS = 8_192;
+/**
+ * The only variables a function inherits from the caller: what Deno needs to find its cache
+ * and node_modules, write temp files and reach the network. Anything else in the caller's shell
+ * (say IDEMPOTENCY_LEASE_SECONDS) would silently change the function's config, so a stack's
+ * functions see exactly what the stack passes them.
+ */
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "XDG_CACHE_HOME",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "NO_COLOR",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+];
+/** Deno's own settings (DENO_DIR, DENO_CERT, DENO_TLS_CA_STORE, …), never read by a function. */
+const INHERITED_ENV_PREFIX = "DENO_";
 
 export interface FunctionProcessOptions {
   name: string;
   /** Absolute path of the function's `index.ts`. */
   entrypoint: string;
+  /** The function's whole environment, apart from the runtime variables of INHERITED_ENV. */
   env: Record<string, string>;
   /** Capture output instead of forwarding it with a `[name]` prefix. */
   quiet?: boolean;
@@ -60,7 +86,8 @@ export class FunctionProcess {
         `--ic-stack=${this.#options.stackId}`,
       ],
       cwd: PROJECT_ROOT,
-      env: this.#options.env,
+      clearEnv: true,
+      env: { ...runtimeEnv(), ...this.#options.env },
       // Held open so the child notices when this process dies without killing it.
       stdin: "piped",
       stdout: "piped",
@@ -203,6 +230,14 @@ export class FunctionProcess {
     }
     if (pending) emit(pending);
   }
+}
+
+function runtimeEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) =>
+      INHERITED_ENV.includes(name) || name.startsWith(INHERITED_ENV_PREFIX)
+    ),
+  );
 }
 
 /** Function folders: not starting with `_` (shared code) and holding an `index.ts`. */

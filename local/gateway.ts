@@ -4,7 +4,8 @@ import type { RpcHandler } from "./rpc.ts";
 /**
  * The one HTTP entry point with Supabase's URL layout: `/functions/v1/<name>` (verify_jwt
  * gate, then proxied to that function's process), `/rest/v1/rpc/<fn>` (PostgREST-compatible
- * RPC), `GET /health`. A later feature can mount more routes through `extraRoutes`.
+ * RPC), `GET /health`. `extraRoutes` is tried first: dev serves the demo shop (local/demo)
+ * through it.
  */
 
 export interface FunctionTargets {
@@ -57,19 +58,34 @@ const DEFAULT_ALLOWED_HEADERS =
 
 export function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handler = createGatewayHandler(options);
+  const hostname = options.hostname ?? "127.0.0.1";
   return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port,
-      onListen: (addr) => {
-        const port = addr.port;
-        resolve({
-          url: `http://127.0.0.1:${port}`,
-          port,
-          shutdown: () => server.shutdown(),
-        });
-      },
-    }, handler);
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname,
+        port: options.port,
+        onListen: (addr) => {
+          const port = addr.port;
+          resolve({
+            url: `http://127.0.0.1:${port}`,
+            port,
+            shutdown: () => server.shutdown(),
+          });
+        },
+      }, handler);
+    } catch (error) {
+      // Deno's own message ("Address already in use (os error 98)") names neither the port
+      // nor the setting that picks it.
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new Error(
+          `the gateway cannot listen on ${hostname}:${options.port}: the port is already in ` +
+            `use; stop what holds it or set PORT to another port (0 picks a free one)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   });
 }
 

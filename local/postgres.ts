@@ -151,7 +151,7 @@ async function launch(
   const stopSync = () => {
     if (stopping) return;
     stopping = Promise.resolve();
-    killAndWaitSync(pid);
+    killAndWaitSync(pid, `${tempDir}/data`);
     removeSync(tempDir);
   };
   // Memoized, so a second caller (the exit handler racing a finally block) waits for the
@@ -307,15 +307,15 @@ function trySignal(child: Deno.ChildProcess, signal: Deno.Signal): void {
   }
 }
 
-function killAndWaitSync(pid: number): void {
+function killAndWaitSync(pid: number, dataDir: string): void {
   try {
     Deno.kill(pid, "SIGQUIT");
   } catch {
     return;
   }
   const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline && isRunning(pid)) sleepSync(20);
-  if (isRunning(pid)) {
+  while (Date.now() < deadline && isRunning(pid, dataDir)) sleepSync(20);
+  if (isRunning(pid, dataDir)) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -324,8 +324,22 @@ function killAndWaitSync(pid: number): void {
   }
 }
 
-/** A zombie (exited, not yet reaped by us) counts as gone. */
-function isRunning(pid: number): boolean {
+/**
+ * Whether the postmaster still runs, answered without awaiting (the unload path cannot reap
+ * the child, so a plain kill probe would see the zombie as alive). Linux: /proc, where a
+ * zombie counts as gone. Elsewhere (macOS has no /proc): the cluster's postmaster.pid, which
+ * the postmaster removes as it exits, immediate shutdown included; only a SIGKILL leaves it
+ * behind, and killAndWaitSync's deadline bounds that wait.
+ */
+function isRunning(pid: number, dataDir: string): boolean {
+  if (Deno.build.os !== "linux") {
+    try {
+      Deno.statSync(`${dataDir}/postmaster.pid`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);

@@ -259,6 +259,9 @@ async function call(sql: postgres.Sql, plan: CallPlan): Promise<string | null> {
   const { query, params } = callQuery(plan);
   const sub = typeof plan.claims.sub === "string" ? plan.claims.sub : "";
   const rows = await sql.begin(async (tx) => {
+    // As PostgREST: GET is safe, so a function that writes fails with 25006 (→ 405) instead
+    // of changing data a cache or a prefetching browser may repeat.
+    if (plan.method === "GET") await tx.unsafe("set transaction read only");
     await tx.unsafe(
       `select set_config('search_path', $1, true),
               set_config('request.jwt.claims', $2, true),

@@ -5,7 +5,12 @@ import { type Gateway, startGateway } from "./gateway.ts";
 import { DEFAULT_JWT_SECRET, mintAnonKey, mintServiceRoleKey, mintUserToken } from "./jwt.ts";
 import { CONFIG_TOML, FUNCTIONS_DIR } from "./paths.ts";
 import { createRpcHandler } from "./rpc.ts";
-import { type Emulator, type EmulatorOptions, startEmulator } from "./stripe-emulator/mod.ts";
+import {
+  DEFAULT_EMULATOR_PORT,
+  type Emulator,
+  type EmulatorOptions,
+  startEmulator,
+} from "./stripe-emulator/mod.ts";
 import { readSupabaseConfig } from "./supabase_config.ts";
 
 export interface StackOptions {
@@ -35,7 +40,7 @@ export interface StackOptions {
   configToml?: string;
   /** Capture function output instead of forwarding it; also quiets the emulator. */
   quiet?: boolean;
-  /** Hook for later features (e.g. a demo page at `/`); undefined falls through. */
+  /** Tried before the built-in routes (dev mounts the demo shop here); undefined falls through. */
   extraRoutes?: (request: Request) => Response | undefined | Promise<Response | undefined>;
 }
 
@@ -63,7 +68,6 @@ export interface Stack {
 }
 
 export const DEFAULT_GATEWAY_PORT = 54321;
-export const DEFAULT_EMULATOR_PORT = 12111;
 export const DEFAULT_STRIPE_SECRET_KEY = "sk_test_emulator";
 export const DEFAULT_ALLOWED_ORIGINS =
   "http://localhost:54321,http://127.0.0.1:54321,http://localhost:3000";

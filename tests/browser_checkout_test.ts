@@ -1,5 +1,6 @@
 /**
- * The demo shop in a real Chromium (playwright-core driving Debian's /usr/bin/chromium)
+ * The demo shop in a real Chromium (playwright-core driving Debian's /usr/bin/chromium,
+ * or the browser at CHROMIUM_PATH)
  * against the whole local stack: gateway, functions, Postgres, Stripe emulator, webhook.
  * Screenshots of every step land in test-artifacts/browser/. No chromium → these tests fail,
  * they never skip.
@@ -15,7 +16,8 @@ import { PROJECT_ROOT } from "../local/paths.ts";
 import { createDemoRoutes, DEMO_USER } from "../local/demo/routes.ts";
 import { startTestStack, type TestStack } from "./harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
+// No `playwright install`: the browser comes from the system (README: prerequisites).
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") || "/usr/bin/chromium";
 const ARTIFACTS = `${PROJECT_ROOT}/test-artifacts/browser`;
 const BEANS = "00000000-0000-4000-8000-000000000001"; // stock 100
 const FILTERS = "00000000-0000-4000-8000-000000000003"; // unlimited stock
@@ -70,7 +72,8 @@ async function launchChromium() {
   } catch (error) {
     await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     throw new Error(
-      `the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get install -y chromium); ` +
+      `the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get install -y chromium; ` +
+        `elsewhere set CHROMIUM_PATH to a Chromium or Chrome binary); ` +
         `launching it failed: ${error instanceof Error ? error.message : String(error)}`,
     );
   }

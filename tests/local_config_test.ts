@@ -18,7 +18,8 @@ Deno.test("dev config applies defaults and names the variable that is wrong", ()
       ["STRIPE_SECRET_KEY", "pk_test_123"],
       ["STRIPE_WEBHOOK_SECRET", "secret"],
       ["SUPABASE_JWT_SECRET", "short"],
-      ["ALLOWED_ORIGINS", "http://localhost:3000/path"],
+      ["ALLOWED_ORIGINS", "localhost:3000"],
+      ["ALLOWED_ORIGINS", "http://localhost:3000, not an origin"],
     ]
   ) {
     assert.throws(
@@ -32,6 +33,25 @@ Deno.test("dev config applies defaults and names the variable that is wrong", ()
     ALLOWED_ORIGINS: "http://localhost:3000, https://shop.example",
   });
   assert.equal(parsed.STRIPE_WEBHOOK_SECRET, "whsec_new,whsec_old");
+});
+
+Deno.test("dev config normalises ALLOWED_ORIGINS as the functions do", () => {
+  const parsed = parseDevEnv({ ALLOWED_ORIGINS: "https://shop.example/, http://localhost:3000" });
+  assert.equal(parsed.ALLOWED_ORIGINS, "https://shop.example,http://localhost:3000");
+  assert.equal(parseDevEnv({}).ALLOWED_ORIGINS, undefined);
+});
+
+Deno.test("dev config forwards only the documented function settings that are set", () => {
+  const parsed = parseDevEnv({
+    IDEMPOTENCY_LEASE_SECONDS: "90",
+    STRIPE_TIMEOUT_MS: "",
+    JWT_SECRET: "legacy-secret",
+    UNRELATED: "x",
+  });
+  assert.deepEqual(parsed.functionEnv, {
+    IDEMPOTENCY_LEASE_SECONDS: "90",
+    JWT_SECRET: "legacy-secret",
+  });
 });
 
 Deno.test("SQLSTATEs map to PostgREST's documented HTTP statuses", () => {

@@ -200,3 +200,24 @@ Deno.test("the gateway honours a given config.toml and unknown routes answer 404
   const demo = await fetch(`${stack.apiUrl}/`);
   assert.equal(await demo.text(), "demo page");
 });
+
+Deno.test("a taken port fails the start with a message naming the port and its variable", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = taken.addr;
+  const cases = [
+    { options: { port }, variable: "PORT" },
+    { options: { emulatorPort: port }, variable: "STRIPE_EMULATOR_PORT" },
+  ];
+  for (const { options, variable } of cases) {
+    await assert.rejects(
+      fixtureStack({ functions: [], ...options }),
+      (error: Error) => {
+        assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}\\b`));
+        assert.match(error.message, new RegExp(`\\b${variable}\\b`));
+        assert.match(error.message, /already in use/);
+        return true;
+      },
+      variable,
+    );
+  }
+});

@@ -311,6 +311,24 @@ Deno.test("rpc accepts GET with query arguments and Prefer: params=single-object
   assert.equal((await invalid.json()).code, "PGRST102");
 });
 
+Deno.test("rpc runs GET read-only: a function that writes gets 405, POST still writes", async () => {
+  await using stack = await stackWithTestFunctions();
+  const get = await fetch(`${stack.apiUrl}/rest/v1/rpc/t_void?note=via-get`, {
+    headers: { apikey: stack.anonKey },
+  });
+  assert.equal(get.status, 405);
+  assert.equal((await get.json()).code, "25006");
+
+  const post = await fetch(`${stack.apiUrl}/rest/v1/rpc/t_void`, {
+    method: "POST",
+    headers: { apikey: stack.anonKey, "content-type": "application/json" },
+    body: JSON.stringify({ note: "via-post" }),
+  });
+  await post.body?.cancel();
+  assert.equal(post.status, 204);
+  assert.deepEqual([...await stack.sql`select note from public.t_log`], [{ note: "via-post" }]);
+});
+
 Deno.test("rpc answers CORS preflights like Supabase's API gateway", async () => {
   await using stack = await stackWithTestFunctions();
   const response = await fetch(`${stack.apiUrl}/rest/v1/rpc/t_add`, {

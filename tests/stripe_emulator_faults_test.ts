@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Stripe } from "../supabase/functions/_shared/stripe.ts";
 import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 import { withEmulator } from "./stripe_emulator_helpers.ts";
+import { waitUntil } from "./checkout_helpers.ts";
 
 const ROUTE = "POST /v1/checkout/sessions";
 
@@ -18,8 +19,40 @@ async function params(control: EmulatorControl): Promise<Stripe.Checkout.Session
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * How long the delay faults below hold a request. The tests never sleep against it: they
+ * poll the emulator for the state they assert on. It only has to outlast the client's short
+ * timeout plus a local round trip or two, which it does with ample room on a loaded machine.
+ */
+const SLOW_MS = 2_000;
+
+async function createdSessions(control: EmulatorControl): Promise<number> {
+  return (await control.counters()).created.checkout_session;
+}
+
+/**
+ * Sends the create with `key` until the emulator stops answering 409 idempotency_key_in_use,
+ * that is until an earlier request with the key has finished; returns what it then answers.
+ */
+async function createOnceKeyIsFree(
+  stripe: Stripe,
+  p: Stripe.Checkout.SessionCreateParams,
+  key: string,
+): Promise<Stripe.Checkout.Session> {
+  let session: Stripe.Checkout.Session | undefined;
+  await waitUntil(`the earlier request with key ${key} has finished`, async () => {
+    try {
+      session = await stripe.checkout.sessions.create(p, { idempotencyKey: key });
+      return true;
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError && error.code === "idempotency_key_in_use") {
+        return false;
+      }
+      throw error;
+    }
+  });
+  assert.ok(session);
+  return session;
 }
 
 Deno.test("fault before: the client gets the status, nothing is created or saved, and the same key then succeeds", async () => {
@@ -95,7 +128,7 @@ Deno.test("fault delay (after phase): the session exists while the client times 
   await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0, 200);
     const p = await params(control);
-    await control.addFault({ route: ROUTE, mode: "delay", delay_ms: 600, phase: "after" });
+    await control.addFault({ route: ROUTE, mode: "delay", delay_ms: SLOW_MS, phase: "after" });
     await assert.rejects(
       stripe.checkout.sessions.create(p, { idempotencyKey: "k-delay" }),
       (error: unknown) => {
@@ -104,11 +137,11 @@ Deno.test("fault delay (after phase): the session exists while the client times 
         return true;
       },
     );
-    assert.equal(
-      (await control.counters()).created.checkout_session,
-      1,
-      "created before the answer",
+    await waitUntil(
+      "the abandoned request has created its session",
+      async () => (await createdSessions(control)) > 0,
     );
+    assert.equal(await createdSessions(control), 1, "created before the answer");
     // While the first request still runs, the key is in use.
     await assert.rejects(
       stripe.checkout.sessions.create(p, { idempotencyKey: "k-delay" }),
@@ -118,10 +151,11 @@ Deno.test("fault delay (after phase): the session exists while the client times 
         return true;
       },
     );
-    await sleep(600);
-    const session = await client(0).checkout.sessions.create(p, { idempotencyKey: "k-delay" });
+    const session = await createOnceKeyIsFree(client(0), p, "k-delay");
     assert.match(session.id, /^cs_test_/);
-    assert.equal((await control.counters()).created.checkout_session, 1);
+    const counters = await control.counters();
+    assert.equal(counters.created.checkout_session, 1);
+    assert.equal(counters.idempotent_replays, 1, "the same key replays the first session");
   });
 });
 
@@ -129,14 +163,22 @@ Deno.test("fault delay (before phase): nothing exists during the wait, the sessi
   await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0, 150);
     const p = await params(control);
-    await control.addFault({ route: ROUTE, mode: "delay", delay_ms: 400, phase: "before" });
+    await control.addFault({ route: ROUTE, mode: "delay", delay_ms: SLOW_MS, phase: "before" });
     await assert.rejects(
       stripe.checkout.sessions.create(p, { idempotencyKey: "k-slow" }),
       Stripe.errors.StripeConnectionError,
     );
-    assert.equal((await control.counters()).created.checkout_session, 0);
-    await sleep(450);
-    assert.equal((await control.counters()).created.checkout_session, 1);
+    // The request did reach the emulator, so "nothing exists" is not just "nothing arrived".
+    await waitUntil(
+      "the request has reached the emulator",
+      async () => ((await control.counters()).calls[ROUTE] ?? 0) > 0,
+    );
+    assert.equal(await createdSessions(control), 0);
+    await waitUntil(
+      "the delayed request has created its session",
+      async () => (await createdSessions(control)) > 0,
+    );
+    assert.equal(await createdSessions(control), 1);
   });
 });
 
@@ -180,7 +222,10 @@ Deno.test("the SDK's automatic retries plus the stored key never create two sess
     // until the first finishes; then it receives the saved session.
     await control.addFault({ route: ROUTE, mode: "delay", delay_ms: 700, phase: "after" });
     const first = stripe.checkout.sessions.create(p, { idempotencyKey: "k-dup" });
-    await sleep(100);
+    await waitUntil(
+      "the first request has created its session and holds the key",
+      async () => (await createdSessions(control)) === 2,
+    );
     const duplicate = await stripe.checkout.sessions.create(p, { idempotencyKey: "k-dup" });
     assert.equal(duplicate.id, (await first).id);
     counters = await control.counters();

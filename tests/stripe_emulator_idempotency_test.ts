@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
 import type { Emulator } from "../local/stripe-emulator/mod.ts";
 import { EMULATOR_SECRET_KEY as SECRET_KEY, withEmulator } from "./stripe_emulator_helpers.ts";
+import { waitUntil } from "./checkout_helpers.ts";
 
 function sessionParams(now: number, name = "Widget"): Stripe.Checkout.SessionCreateParams {
   return {
@@ -122,16 +123,22 @@ Deno.test("rejects the same key with other parameters or another endpoint with i
 Deno.test("answers 409 idempotency_key_in_use while the first request with the key is still executing", async () => {
   await withEmulator({}, async ({ stripe, control }) => {
     const { now } = await control.clock();
+    // The first request holds its key for delay_ms after creating the session. The test
+    // waits for the creation itself, not for a guess at how long the request takes to get
+    // there; the delay only has to outlast one local round trip, with ample room to spare.
     await control.addFault({
       route: "POST /v1/checkout/sessions",
       mode: "delay",
-      delay_ms: 400,
+      delay_ms: 2_000,
       phase: "after",
     });
     const first = stripe.checkout.sessions.create(sessionParams(now), {
       idempotencyKey: "key-busy",
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(
+      "the first request has created its session and holds the key",
+      async () => (await control.counters()).created.checkout_session === 1,
+    );
     await assert.rejects(
       stripe.checkout.sessions.create(sessionParams(now), { idempotencyKey: "key-busy" }),
       (error: unknown) => {

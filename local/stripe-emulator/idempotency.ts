@@ -1,7 +1,9 @@
 /**
  * Stripe's idempotency layer: keys are scoped to the API key, remember the endpoint and the
  * parameters of the first request, and keep its status and body for 24 h of emulator time.
- * Only requests that began executing are saved; a rejected validation frees the key again.
+ * A key is claimed (`begin`) only once the request passed parameter validation and starts
+ * executing, so a request rejected by validation never touches the store and its key stays
+ * free; from the claim on, the key answers 409 until `save` stores the outcome.
  */
 import type { EmulatorClock } from "./clock.ts";
 import { StripeApiError } from "./errors.ts";
@@ -92,12 +94,6 @@ export class IdempotencyStore {
   save(scope: string, key: string, response: SavedResponse): void {
     const entry = this.#entries.get(this.#id(scope, key));
     if (entry) entry.response = response;
-  }
-
-  /** Frees a key whose request never began executing (failed validation). */
-  release(scope: string, key: string): void {
-    const id = this.#id(scope, key);
-    if (this.#entries.get(id)?.response === undefined) this.#entries.delete(id);
   }
 
   clear(): void {

@@ -54,10 +54,26 @@ export function startEmulator(options: EmulatorOptions): Promise<Emulator> {
     log,
   });
   const hostname = options.hostname ?? "127.0.0.1";
-  const server = Deno.serve(
-    { port: options.port ?? DEFAULT_EMULATOR_PORT, hostname, onListen: () => {} },
-    createHandler(state, options.secretKey),
-  );
+  const requestedPort = options.port ?? DEFAULT_EMULATOR_PORT;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { port: requestedPort, hostname, onListen: () => {} },
+      createHandler(state, options.secretKey),
+    );
+  } catch (error) {
+    // Deno's own message ("Address already in use (os error 98)") names neither the port
+    // nor the setting that picks it.
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `the Stripe emulator cannot listen on ${hostname}:${requestedPort}: the port is already ` +
+          `in use; stop what holds it (another emulator or stripe-mock?) or set ` +
+          `STRIPE_EMULATOR_PORT to another port (0 picks a free one)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   const port = server.addr.port;
   const publicHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   const url = `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;

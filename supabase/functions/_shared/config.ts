@@ -8,6 +8,34 @@ const positiveInt = (name: string, fallback: number) =>
 /** An optional variable; set-but-empty counts as unset. */
 export const optionalText = z.string().trim().transform((v) => v === "" ? undefined : v).optional();
 
+/**
+ * ALLOWED_ORIGINS: comma-separated origins, each normalised to its URL origin (so
+ * `https://shop.example/` means `https://shop.example`). Exported so `deno task dev` accepts
+ * exactly what the functions accept.
+ */
+export const AllowedOrigins = z.string({
+  error: "ALLOWED_ORIGINS is required (comma-separated origins)",
+})
+  .transform((v, ctx) => {
+    const origins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (origins.length === 0) {
+      ctx.addIssue({ code: "custom", message: "ALLOWED_ORIGINS lists no origin" });
+      return z.NEVER;
+    }
+    const parsed: string[] = [];
+    for (const origin of origins) {
+      try {
+        const url = new URL(origin);
+        if (url.origin === "null") throw new Error("opaque");
+        parsed.push(url.origin);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `ALLOWED_ORIGINS has a bad origin: ${origin}` });
+        return z.NEVER;
+      }
+    }
+    return parsed;
+  });
+
 const ConfigSchema = z.object({
   SUPABASE_URL: z.url({ error: "SUPABASE_URL must be the project URL" }),
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1, "SUPABASE_SERVICE_ROLE_KEY is required"),
@@ -21,26 +49,7 @@ const ConfigSchema = z.object({
     "STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_… or sk_live_…)",
   ),
   STRIPE_API_BASE: optionalText.pipe(z.url("STRIPE_API_BASE must be a URL").optional()),
-  ALLOWED_ORIGINS: z.string({ error: "ALLOWED_ORIGINS is required (comma-separated origins)" })
-    .transform((v, ctx) => {
-      const origins = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
-      if (origins.length === 0) {
-        ctx.addIssue({ code: "custom", message: "ALLOWED_ORIGINS lists no origin" });
-        return z.NEVER;
-      }
-      const parsed: string[] = [];
-      for (const origin of origins) {
-        try {
-          const url = new URL(origin);
-          if (url.origin === "null") throw new Error("opaque");
-          parsed.push(url.origin);
-        } catch {
-          ctx.addIssue({ code: "custom", message: `ALLOWED_ORIGINS has a bad origin: ${origin}` });
-          return z.NEVER;
-        }
-      }
-      return parsed;
-    }),
+  ALLOWED_ORIGINS: AllowedOrigins,
   CHECKOUT_SESSION_TTL_MINUTES: z.coerce.number().int().min(30, {
     error: "CHECKOUT_SESSION_TTL_MINUTES must be 30-1440 (Stripe's limits)",
   }).max(1440, { error: "CHECKOUT_SESSION_TTL_MINUTES must be 30-1440 (Stripe's limits)" })
