@@ -188,13 +188,10 @@ begin
 end;
 $$;
 
-revoke execute on function public.lease_retry_after(timestamptz) from public, anon, authenticated;
-revoke execute on function public.claim_idempotency_key(text, text, text, integer, integer) from public, anon, authenticated;
-revoke execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) from public, anon, authenticated;
-revoke execute on function public.release_idempotency_key(text, text, uuid) from public, anon, authenticated;
-revoke execute on function public.extend_idempotency_lease(text, text, uuid, integer) from public, anon, authenticated;
-grant execute on function public.lease_retry_after(timestamptz) to service_role;
-grant execute on function public.claim_idempotency_key(text, text, text, integer, integer) to service_role;
-grant execute on function public.complete_idempotency_key(text, text, uuid, integer, jsonb) to service_role;
-grant execute on function public.release_idempotency_key(text, text, uuid) to service_role;
-grant execute on function public.extend_idempotency_lease(text, text, uuid, integer) to service_role;
+select private.restrict_to_service_role(
+  'public.lease_retry_after(timestamptz)',
+  'public.claim_idempotency_key(text, text, text, integer, integer)',
+  'public.complete_idempotency_key(text, text, uuid, integer, jsonb)',
+  'public.release_idempotency_key(text, text, uuid)',
+  'public.extend_idempotency_lease(text, text, uuid, integer)'
+);

@@ -197,19 +197,10 @@ begin
 end;
 $$;
 
-do $$
-declare
-  v_fn text;
-begin
-  foreach v_fn in array array[
-    'public.mint_stripe_idempotency_key(text, text)',
-    'public.check_stripe_idempotency(text, text, text, integer, jsonb)',
-    'public.record_stripe_idempotency(text, text, uuid, text, jsonb)',
-    'public.release_stripe_idempotency(text, text, uuid, jsonb, boolean)',
-    'public.fail_stripe_idempotency(text, text, uuid, jsonb)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
-    execute format('grant execute on function %s to service_role', v_fn);
-  end loop;
-end;
-$$;
+select private.restrict_to_service_role(
+  'public.mint_stripe_idempotency_key(text, text)',
+  'public.check_stripe_idempotency(text, text, text, integer, jsonb)',
+  'public.record_stripe_idempotency(text, text, uuid, text, jsonb)',
+  'public.release_stripe_idempotency(text, text, uuid, jsonb, boolean)',
+  'public.fail_stripe_idempotency(text, text, uuid, jsonb)'
+);

@@ -447,24 +447,15 @@ begin
 end;
 $$;
 
-do $$
-declare
-  v_fn text;
-begin
-  foreach v_fn in array array[
-    'public.checkout_lines(jsonb)',
-    'public.release_order_stock(uuid)',
-    'public.order_snapshot(uuid)',
-    'public.begin_checkout(text, text, uuid, text, jsonb, text, text, text, uuid, text, text, integer, integer)',
-    'public.record_checkout(text, text, uuid, uuid, uuid, text, text, integer, timestamptz, integer, jsonb)',
-    'public.refresh_checkout_expiry(text, text, uuid, uuid, uuid, timestamptz, integer)',
-    'public.release_checkout(text, text, uuid, uuid, uuid, jsonb, boolean)',
-    'public.fail_checkout(text, text, uuid, uuid, uuid, jsonb, integer, jsonb)',
-    'public.begin_customer(text, text, uuid, uuid, text, integer)',
-    'public.record_customer(uuid, uuid, text)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
-    execute format('grant execute on function %s to service_role', v_fn);
-  end loop;
-end;
-$$;
+select private.restrict_to_service_role(
+  'public.checkout_lines(jsonb)',
+  'public.release_order_stock(uuid)',
+  'public.order_snapshot(uuid)',
+  'public.begin_checkout(text, text, uuid, text, jsonb, text, text, text, uuid, text, text, integer, integer)',
+  'public.record_checkout(text, text, uuid, uuid, uuid, text, text, integer, timestamptz, integer, jsonb)',
+  'public.refresh_checkout_expiry(text, text, uuid, uuid, uuid, timestamptz, integer)',
+  'public.release_checkout(text, text, uuid, uuid, uuid, jsonb, boolean)',
+  'public.fail_checkout(text, text, uuid, uuid, uuid, jsonb, integer, jsonb)',
+  'public.begin_customer(text, text, uuid, uuid, text, integer)',
+  'public.record_customer(uuid, uuid, text)'
+);

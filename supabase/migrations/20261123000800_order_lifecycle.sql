@@ -61,6 +61,7 @@ create trigger orders_forward_only
   before update of status on public.orders
   for each row execute function public.orders_forward_only();
 
-revoke execute on function public.order_transition_allowed(text, text) from public, anon, authenticated;
-revoke execute on function public.orders_forward_only() from public, anon, authenticated;
-grant execute on function public.order_transition_allowed(text, text) to service_role;
+select private.restrict_to_service_role(
+  'public.order_transition_allowed(text, text)',
+  'public.orders_forward_only()'
+);

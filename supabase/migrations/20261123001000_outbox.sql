@@ -107,9 +107,8 @@ begin
 end;
 $$;
 
-revoke execute on function public.enqueue_outbox(text, text, uuid, text, jsonb) from public, anon, authenticated;
-revoke execute on function public.claim_outbox(integer, integer) from public, anon, authenticated;
-revoke execute on function public.complete_outbox(bigint, uuid, text, integer) from public, anon, authenticated;
-grant execute on function public.enqueue_outbox(text, text, uuid, text, jsonb) to service_role;
-grant execute on function public.claim_outbox(integer, integer) to service_role;
-grant execute on function public.complete_outbox(bigint, uuid, text, integer) to service_role;
+select private.restrict_to_service_role(
+  'public.enqueue_outbox(text, text, uuid, text, jsonb)',
+  'public.claim_outbox(integer, integer)',
+  'public.complete_outbox(bigint, uuid, text, integer)'
+);

@@ -386,21 +386,12 @@ begin
 end;
 $$;
 
-do $$
-declare
-  v_fn text;
-begin
-  foreach v_fn in array array[
-    'public.flag_order_for_review(uuid, text, text)',
-    'public.move_order(uuid, text, text, text)',
-    'public.refund_paid_order(uuid, jsonb, text)',
-    'public.apply_checkout_session_event(text, text, jsonb)',
-    'public.apply_charge_refunded(text, jsonb)',
-    'public.apply_stripe_event_effect(text, text, jsonb)',
-    'public.apply_stripe_event(jsonb)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
-    execute format('grant execute on function %s to service_role', v_fn);
-  end loop;
-end;
-$$;
+select private.restrict_to_service_role(
+  'public.flag_order_for_review(uuid, text, text)',
+  'public.move_order(uuid, text, text, text)',
+  'public.refund_paid_order(uuid, jsonb, text)',
+  'public.apply_checkout_session_event(text, text, jsonb)',
+  'public.apply_charge_refunded(text, jsonb)',
+  'public.apply_stripe_event_effect(text, text, jsonb)',
+  'public.apply_stripe_event(jsonb)'
+);

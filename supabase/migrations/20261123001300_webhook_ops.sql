@@ -45,5 +45,6 @@ as $$
   );
 $$;
 
-revoke execute on function public.webhook_ops_report(integer, integer) from public, anon, authenticated;
-grant execute on function public.webhook_ops_report(integer, integer) to service_role;
+select private.restrict_to_service_role(
+  'public.webhook_ops_report(integer, integer)'
+);

@@ -63,8 +63,9 @@ begin
 end;
 $$;
 
-revoke execute on function public.cleanup_expired_idempotency_keys(integer) from public, anon, authenticated;
-grant execute on function public.cleanup_expired_idempotency_keys(integer) to service_role;
+select private.restrict_to_service_role(
+  'public.cleanup_expired_idempotency_keys(integer)'
+);
 
 -- On Supabase (pg_cron available) run it every 15 minutes; elsewhere run it by hand.
 -- A server with the extension's files but without it preloaded cannot create it:
