@@ -2,30 +2,9 @@ import assert from "node:assert/strict";
 import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 import { startEmulator } from "../local/stripe-emulator/mod.ts";
-import { withEmulator } from "./stripe_emulator_helpers.ts";
+import { twoItemSessionParams, withEmulator } from "./stripe_emulator_helpers.ts";
 
-function sessionParams(now: number): Stripe.Checkout.SessionCreateParams {
-  return {
-    mode: "payment",
-    line_items: [
-      {
-        quantity: 2,
-        price_data: { currency: "usd", unit_amount: 1500, product_data: { name: "Widget" } },
-      },
-      {
-        quantity: 1,
-        price_data: { currency: "usd", unit_amount: 1200, product_data: { name: "Gadget" } },
-      },
-    ],
-    success_url: "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}",
-    cancel_url: "https://shop.example/cart",
-    client_reference_id: "order-1",
-    customer_email: "ada@example.com",
-    metadata: { order_id: "order-1" },
-    payment_intent_data: { metadata: { order_id: "order-1" } },
-    expires_at: now + 30 * 60,
-  };
-}
+const sessionParams = (now: number) => twoItemSessionParams(now, "order-1");
 
 async function expectStripeError(
   promise: Promise<unknown>,

@@ -1,33 +1,14 @@
 import assert from "node:assert/strict";
 import { Stripe } from "../supabase/functions/_shared/stripe.ts";
 import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import { withEmulator } from "./stripe_emulator_helpers.ts";
+import { twoItemSessionParams, withEmulator } from "./stripe_emulator_helpers.ts";
 
 async function createSession(
   stripe: Stripe,
   control: EmulatorControl,
 ): Promise<Stripe.Checkout.Session> {
   const { now } = await control.clock();
-  return await stripe.checkout.sessions.create({
-    mode: "payment",
-    line_items: [
-      {
-        quantity: 2,
-        price_data: { currency: "usd", unit_amount: 1500, product_data: { name: "Widget" } },
-      },
-      {
-        quantity: 1,
-        price_data: { currency: "usd", unit_amount: 1200, product_data: { name: "Gadget" } },
-      },
-    ],
-    success_url: "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}",
-    cancel_url: "https://shop.example/cart",
-    client_reference_id: "order-7",
-    metadata: { order_id: "order-7" },
-    payment_intent_data: { metadata: { order_id: "order-7" } },
-    customer_email: "ada@example.com",
-    expires_at: now + 30 * 60,
-  });
+  return await stripe.checkout.sessions.create(twoItemSessionParams(now, "order-7"));
 }
 
 /** Submits the hosted page's form the way a browser does, without following the redirect. */

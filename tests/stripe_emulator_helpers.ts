@@ -42,3 +42,30 @@ export async function withEmulator(
     await emulator.stop();
   }
 }
+
+/** A two-item Checkout Session as the checkout functions create one, for `orderId`. */
+export function twoItemSessionParams(
+  now: number,
+  orderId: string,
+): Stripe.Checkout.SessionCreateParams {
+  return {
+    mode: "payment",
+    line_items: [
+      {
+        quantity: 2,
+        price_data: { currency: "usd", unit_amount: 1500, product_data: { name: "Widget" } },
+      },
+      {
+        quantity: 1,
+        price_data: { currency: "usd", unit_amount: 1200, product_data: { name: "Gadget" } },
+      },
+    ],
+    success_url: "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}",
+    cancel_url: "https://shop.example/cart",
+    client_reference_id: orderId,
+    customer_email: "ada@example.com",
+    metadata: { order_id: orderId },
+    payment_intent_data: { metadata: { order_id: orderId } },
+    expires_at: now + 30 * 60,
+  };
+}
