@@ -1,5 +1,5 @@
 import postgres from "npm:postgres@3.4.9";
-import { PROJECT_ROOT, SUPABASE_CLI, SUPABASE_DIR } from "./paths.ts";
+import { exists, PROJECT_ROOT, SUPABASE_CLI, SUPABASE_DIR } from "./paths.ts";
 
 const BOOTSTRAP_SQL = new URL("./bootstrap.sql", import.meta.url);
 
@@ -52,14 +52,5 @@ async function runSqlFile(url: string, file: URL): Promise<void> {
     throw new Error(`${file.pathname} failed: ${error instanceof Error ? error.message : error}`);
   } finally {
     await sql.end({ timeout: 5 });
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PROJECT_ROOT } from "../local/paths.ts";
+import { exists, PROJECT_ROOT } from "../local/paths.ts";
 import { startPostgres } from "../local/postgres.ts";
 import { FIXTURE_FUNCTIONS_DIR, startTestStack } from "./harness.ts";
 
@@ -13,15 +13,6 @@ function isAlive(pid: number): boolean {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
     return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
   } catch {
     return false;
   }
