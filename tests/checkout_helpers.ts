@@ -1,3 +1,4 @@
+import type postgres from "npm:postgres@3.4.9";
 import type { TestStack } from "./harness.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 
@@ -72,10 +73,14 @@ export async function sessionsCreated(stack: TestStack): Promise<number> {
   return (await emulator(stack).counters()).created.checkout_session;
 }
 
-export async function stockOf(stack: TestStack, productId: string): Promise<number | null> {
-  const [row] = await stack.sql<{ stock: number | null }[]>`
+export async function stockOfProduct(sql: postgres.Sql, productId: string): Promise<number | null> {
+  const [row] = await sql<{ stock: number | null }[]>`
     select stock from public.products where id = ${productId}`;
   return row?.stock ?? null;
+}
+
+export function stockOf(stack: TestStack, productId: string): Promise<number | null> {
+  return stockOfProduct(stack.sql, productId);
 }
 
 /** Rows in every table a checkout writes to: "nothing written" is all zeros. */

@@ -1,7 +1,7 @@
 /** What each event does to its order: matching, review flags, ignored events, the state machine. */
 import assert from "node:assert/strict";
 import { startTestStack, type TestStack } from "./harness.ts";
-import { emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { emulator, INTEGRATION, stockOfProduct } from "./checkout_helpers.ts";
 import {
   createOrderInSql,
   createProduct,
@@ -10,7 +10,6 @@ import {
   orderState,
   outboxTopics,
   sessionObject,
-  stockOfProduct,
   stripeEvent,
 } from "./webhook_helpers.ts";
 

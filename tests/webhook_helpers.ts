@@ -191,12 +191,6 @@ export async function createProduct(
   return row.id;
 }
 
-export async function stockOfProduct(sql: postgres.Sql, productId: string): Promise<number | null> {
-  const [row] = await sql<{ stock: number | null }[]>`
-    select stock from public.products where id = ${productId}`;
-  return row?.stock ?? null;
-}
-
 /**
  * An order as begin_checkout leaves it (stock reserved), written with SQL, for tests
  * that exercise the webhook without a Checkout Session behind it.

@@ -8,14 +8,8 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import postgres from "npm:postgres@3.4.9";
 import { createTestDatabase } from "./harness.ts";
-import { INTEGRATION } from "./checkout_helpers.ts";
-import {
-  chargeObject,
-  createOrderInSql,
-  createProduct,
-  sessionObject,
-  stockOfProduct,
-} from "./webhook_helpers.ts";
+import { INTEGRATION, stockOfProduct } from "./checkout_helpers.ts";
+import { chargeObject, createOrderInSql, createProduct, sessionObject } from "./webhook_helpers.ts";
 
 type Step =
   | { kind: "completed"; paid: boolean }
