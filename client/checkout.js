@@ -2,7 +2,9 @@
 /**
  * `createCheckout`: one Checkout Session for the cart, however often it is called, clicked or
  * retried. The key comes from the cart (idempotency_key.js); every retry sends that same key,
- * so the server answers a repeat with the order it already made (SPEC §3, §4).
+ * so the server answers a repeat with the order it already made (README: "Request idempotency").
+ * `cancelCheckout`: back on cancel_url, the order that key made gives its reservation back
+ * (README: "Cancelling a checkout"); the cancel is idempotent too, and retried the same way.
  *
  * Retried, with the same key: no HTTP answer, 409 `idempotency_key_in_use` (another attempt
  * holds the lease; `Retry-After` is honoured up to a limit) and 503 (Stripe or the function
@@ -10,7 +12,13 @@
  * Never retried: every other 4xx, and 5xx other than 503 (a stored 502 would only replay).
  */
 import { checkoutFingerprint, normalizeCheckoutRequest } from "./checkout_request.js";
-import { getOrCreateIdempotencyKey, renewIdempotencyKey } from "./idempotency_key.js";
+import {
+  getOrCreateIdempotencyKey,
+  onOrderClosed,
+  readStoredKey,
+  rememberOrder,
+  renewIdempotencyKey,
+} from "./idempotency_key.js";
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay } from "./retry.js";
 import { NetworkError } from "./transport.js";
 
@@ -18,11 +26,12 @@ import { NetworkError } from "./transport.js";
 /** @typedef {import("./idempotency_key.js").KeyStorage} KeyStorage */
 /** @typedef {import("./retry.js").RetryPolicy} RetryPolicy */
 /** @typedef {import("./transport.js").Transport} Transport */
+/** @typedef {import("./transport.js").TransportRequest} TransportRequest */
 /** @typedef {import("./transport.js").TransportResponse} TransportResponse */
 /** @typedef {"guest-checkout" | "enhanced-checkout"} CheckoutFunction */
 
 /**
- * @typedef {object} CheckoutSession the server's answer (SPEC §4), plus how it was reached
+ * @typedef {object} CheckoutSession the server's answer (README: "Success"), plus how it was reached
  * @property {string} order_id
  * @property {string} status
  * @property {string} checkout_session_id
@@ -54,6 +63,29 @@ import { NetworkError } from "./transport.js";
  * @property {(ms: number) => Promise<void>} [sleep]
  * @property {Partial<RetryPolicy>} [retry]
  * @property {number} [expiryMarginMs] a replayed session expiring sooner than this is renewed
+ * @property {(event: RetryEvent) => void} [onRetry]
+ */
+
+/**
+ * @typedef {object} CancelledCheckout the cancel route's answer (README: "Cancelling a checkout")
+ * @property {string} order_id
+ * @property {string} status `expired` when released now or before; `payment_failed` or `failed`
+ *   when the order had already ended unpaid
+ * @property {string} idempotency_key the key that made the order (now replaced in storage)
+ * @property {number} attempts requests sent, retries included
+ */
+
+/**
+ * @typedef {object} CancelOptions
+ * @property {Transport} transport
+ * @property {CheckoutFunction} [functionName] default: the function that made the stored order
+ * @property {string} [accessToken] the signed-in user's JWT (enhanced checkout)
+ * @property {KeyStorage} [storage] where the key lives; default localStorage
+ * @property {() => number} [now] epoch milliseconds
+ * @property {() => number} [random] in [0, 1)
+ * @property {() => string} [randomUUID]
+ * @property {(ms: number) => Promise<void>} [sleep]
+ * @property {Partial<RetryPolicy>} [retry]
  * @property {(event: RetryEvent) => void} [onRetry]
  */
 
@@ -103,7 +135,13 @@ export async function createCheckout(request, options) {
   let attempts = 0;
   let renewed = false;
   for (;;) {
-    const session = await sendWithRetries(functionName, body, key, options, attempts);
+    const session = await sendWithRetries(
+      { functionName, body },
+      key,
+      options,
+      attempts,
+      toSession,
+    );
     attempts = session.attempts;
     const margin = options.expiryMarginMs ?? DEFAULT_EXPIRY_MARGIN_MS;
     // Only a replay can be stale: a session made just now is fresh whatever our clock says.
@@ -112,19 +150,58 @@ export async function createCheckout(request, options) {
       key = renewIdempotencyKey(cart, key, keyOptions);
       continue;
     }
+    rememberOrder(key, session.order_id, functionName, keyOptions);
     return session;
   }
 }
 
 /**
- * @param {CheckoutFunction} functionName
- * @param {CheckoutRequest} body
- * @param {string} key
- * @param {CheckoutOptions} options
- * @param {number} attemptsBefore
- * @returns {Promise<CheckoutSession>}
+ * Releases the order the stored key made (the shopper is back on cancel_url): the server
+ * expires it, gives its stock back and expires its Checkout Session. The key is then replaced
+ * (`onOrderClosed`), since its order can never be paid: checking out the same cart again makes
+ * a new order. Resolves undefined when no order is stored (no checkout answered yet, or the key
+ * was replaced since). Rejects with a CheckoutError otherwise, keeping the key: 409
+ * `order_paid` (paid, or a delayed payment under way), 404 `order_not_found` (say the order was
+ * made signed in and this call is not).
+ *
+ * @param {CancelOptions} options
+ * @returns {Promise<CancelledCheckout | undefined>}
  */
-async function sendWithRetries(functionName, body, key, options, attemptsBefore) {
+export async function cancelCheckout(options) {
+  const keyOptions = { storage: options.storage, randomUUID: options.randomUUID, now: options.now };
+  const stored = readStoredKey(keyOptions);
+  if (!stored?.order_id) return undefined;
+  const functionName = options.functionName ??
+    (stored.function_name === "enhanced-checkout" || stored.function_name === "guest-checkout"
+      ? stored.function_name
+      : options.accessToken
+      ? "enhanced-checkout"
+      : "guest-checkout");
+  const cancelled = await sendWithRetries(
+    { functionName, route: "cancel", body: { order_id: stored.order_id } },
+    stored.key,
+    options,
+    0,
+    toCancelled,
+  );
+  // Another tab may have moved on to a new key meanwhile; only ours is retired.
+  if (readStoredKey(keyOptions)?.key === stored.key) onOrderClosed(keyOptions);
+  return cancelled;
+}
+
+/**
+ * Sends one request under `key` until it gets an answer to keep: a 2xx (read by `read`) or an
+ * error that retrying cannot change.
+ *
+ * @template T
+ * @param {Omit<TransportRequest, "headers">} request
+ * @param {string} key
+ * @param {CheckoutOptions | CancelOptions} options
+ * @param {number} attemptsBefore
+ * @param {(response: TransportResponse, key: string, attempts: number) => T} read
+ * @returns {Promise<T>}
+ */
+async function sendWithRetries(request, key, options, attemptsBefore, read) {
   const policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
@@ -138,9 +215,13 @@ async function sendWithRetries(functionName, body, key, options, attemptsBefore)
     /** @type {CheckoutError} */
     let failure;
     try {
-      const response = await options.transport({ functionName, headers, body: { ...body } });
+      const response = await options.transport({
+        ...request,
+        headers,
+        body: { ...request.body },
+      });
       if (response.status >= 200 && response.status < 300) {
-        return toSession(response, key, attemptsBefore + attempt);
+        return read(response, key, attemptsBefore + attempt);
       }
       failure = toError(response, key, attemptsBefore + attempt, now());
       if (!isRetryable(failure)) throw failure;
@@ -207,10 +288,39 @@ function toSession(response, key, attempts) {
       attempts,
     };
   }
-  throw new CheckoutError({
+  throw invalidResponse(response, "a checkout session", key, attempts);
+}
+
+/**
+ * @param {TransportResponse} response
+ * @param {string} key
+ * @param {number} attempts
+ * @returns {CancelledCheckout}
+ */
+function toCancelled(response, key, attempts) {
+  const b = response.body;
+  if (
+    typeof b === "object" && b !== null &&
+    "order_id" in b && typeof b.order_id === "string" &&
+    "status" in b && typeof b.status === "string"
+  ) {
+    return { order_id: b.order_id, status: b.status, idempotency_key: key, attempts };
+  }
+  throw invalidResponse(response, "a cancelled order", key, attempts);
+}
+
+/**
+ * @param {TransportResponse} response
+ * @param {string} expected what a 2xx answer should have carried
+ * @param {string} key
+ * @param {number} attempts
+ * @returns {CheckoutError}
+ */
+function invalidResponse(response, expected, key, attempts) {
+  return new CheckoutError({
     status: response.status,
     code: "invalid_response",
-    message: `a ${response.status} answer without a checkout session: ${JSON.stringify(b)}`,
+    message: `a ${response.status} answer without ${expected}: ${JSON.stringify(response.body)}`,
     idempotencyKey: key,
     attempts,
   });

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The browser's idempotency key for one checkout (seed 000; SPEC §2 client key).
+ * The browser's idempotency key for one checkout (seed 000; README: "The key lifecycle").
  *
  * One key per cart: the key is stored in `localStorage` together with the fingerprint of
  * the checkout request it was made for. The same cart keeps its key across reloads, double
@@ -25,6 +25,8 @@
  * @property {string} key
  * @property {string | null} cart fingerprint of the checkout it belongs to; null = not yet bound
  * @property {number} created_at epoch milliseconds
+ * @property {string} [order_id] the order the key made, once a checkout answered (for a cancel)
+ * @property {string} [function_name] the checkout function that made it
  */
 
 export const STORAGE_KEY = "checkout-idempotency-key";
@@ -85,7 +87,15 @@ export function readStoredKey(options = {}) {
       "cart" in value && (typeof value.cart === "string" || value.cart === null) &&
       "created_at" in value && typeof value.created_at === "number"
     ) {
-      return { key: value.key, cart: value.cart, created_at: value.created_at };
+      /** @type {StoredKey} */
+      const stored = { key: value.key, cart: value.cart, created_at: value.created_at };
+      if ("order_id" in value && typeof value.order_id === "string") {
+        stored.order_id = value.order_id;
+      }
+      if ("function_name" in value && typeof value.function_name === "string") {
+        stored.function_name = value.function_name;
+      }
+      return stored;
     }
   } catch {
     // An older format (a bare UUID, seed 000) or garbage: treated as no key.
@@ -130,6 +140,24 @@ export function getOrCreateIdempotencyKey(cart, options = {}) {
     return stored.key;
   }
   return storeNewKey(cart, options);
+}
+
+/**
+ * Notes on the stored key which order it made, so a page landing on cancel_url can cancel it
+ * (`cancelCheckout`). Nothing changes unless `key` is still the stored key: a key replaced
+ * meanwhile (another tab, a renewal) keeps what it has.
+ *
+ * @param {string} key
+ * @param {string} orderId
+ * @param {string} functionName
+ * @param {KeyOptions} [options]
+ */
+export function rememberOrder(key, orderId, functionName, options = {}) {
+  const stored = readStoredKey(options);
+  if (stored?.key !== key) return;
+  /** @type {StoredKey} */
+  const withOrder = { ...stored, order_id: orderId, function_name: functionName };
+  storageOf(options).setItem(STORAGE_KEY, JSON.stringify(withOrder));
 }
 
 /**
@@ -180,9 +208,10 @@ export function onPaymentSucceeded(options = {}) {
 }
 
 /**
- * After a payment attempt that failed or was cancelled while its Checkout Session is still
- * open (a declined card, Cancel on the hosted page): the key is kept, so trying again replays
- * the same order and session instead of reserving the stock a second time.
+ * After a payment attempt that failed while its Checkout Session is still open (a declined
+ * card, or Cancel on the hosted page when the page does not release the order with
+ * `cancelCheckout`): the key is kept, so trying again replays the same order and session
+ * instead of reserving the stock a second time.
  *
  * @param {KeyOptions} [options]
  * @returns {string | undefined} the kept key
@@ -192,9 +221,9 @@ export function onPaymentFailed(options = {}) {
 }
 
 /**
- * After the order ended without payment for good (`expired`, or `payment_failed` from a
- * delayed method, whose session is complete): its session can never be paid, so the same
- * cart must become a new order with a new key.
+ * After the order ended without payment for good (`expired`, cancelled by `cancelCheckout`,
+ * or `payment_failed` from a delayed method, whose session is complete): its session can never
+ * be paid, so the same cart must become a new order with a new key.
  *
  * @param {KeyOptions} [options]
  * @returns {string} the new key

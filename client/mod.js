@@ -3,7 +3,12 @@
  * The browser client for idempotent checkout: plain ES modules (JavaScript with JSDoc types,
  * type-checked by `deno check`), loadable by a browser without a bundler and by Deno.
  */
-export { CheckoutError, createCheckout, DEFAULT_EXPIRY_MARGIN_MS } from "./checkout.js";
+export {
+  cancelCheckout,
+  CheckoutError,
+  createCheckout,
+  DEFAULT_EXPIRY_MARGIN_MS,
+} from "./checkout.js";
 export {
   canonicalJson,
   checkoutFingerprint,
@@ -19,6 +24,7 @@ export {
   onPaymentSucceeded,
   readStoredKey,
   refreshIdempotencyKey,
+  rememberOrder,
   renewIdempotencyKey,
   STORAGE_KEY,
 } from "./idempotency_key.js";

@@ -9,6 +9,7 @@
 /**
  * @typedef {object} TransportRequest
  * @property {string} functionName e.g. "guest-checkout"
+ * @property {string} [route] a route of the function, e.g. "cancel" for `guest-checkout/cancel`
  * @property {Record<string, string>} headers
  * @property {Record<string, unknown>} body sent as JSON
  */
@@ -63,7 +64,7 @@ export function fetchTransport(options) {
       const headers = new Headers(options.headers);
       for (const [name, value] of Object.entries(request.headers)) headers.set(name, value);
       headers.set("content-type", "application/json");
-      response = await doFetch(`${base}/${encodeURIComponent(request.functionName)}`, {
+      response = await doFetch(`${base}/${functionPath(request)}`, {
         method: "POST",
         headers,
         body: JSON.stringify(request.body),
@@ -98,7 +99,7 @@ export function fetchTransport(options) {
  */
 export function supabaseTransport(client) {
   return async (request) => {
-    const { data, error, response } = await client.functions.invoke(request.functionName, {
+    const { data, error, response } = await client.functions.invoke(functionPath(request), {
       body: request.body,
       headers: request.headers,
     });
@@ -116,6 +117,15 @@ export function supabaseTransport(client) {
     }
     return { status: response.status, header: (name) => response.headers.get(name), body };
   };
+}
+
+/**
+ * @param {TransportRequest} request
+ * @returns {string} e.g. `guest-checkout` or `guest-checkout/cancel`, each part URL-encoded
+ */
+function functionPath(request) {
+  const name = encodeURIComponent(request.functionName);
+  return request.route === undefined ? name : `${name}/${encodeURIComponent(request.route)}`;
 }
 
 /**

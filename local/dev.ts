@@ -1,15 +1,15 @@
 /**
- * `deno task dev`: the Docker-free local Supabase (SPEC §7). Postgres (DATABASE_URL, else a
+ * `deno task dev`: the Docker-free local Supabase (README: "The local stack"). Postgres (DATABASE_URL, else a
  * throwaway cluster) → bootstrap + migrations + seed → gateway, Stripe emulator and one
  * process per function → a status block like `supabase status`. Ctrl-C / SIGTERM stop
  * everything: no postgres, no deno child, no temp dir is left behind.
  */
-import { prepareDatabase } from "./database.ts";
-import { parseDevEnv } from "./dev_config.ts";
-import { installExitHandlers, registerExitCleanup, runExitCleanups } from "./exit.ts";
-import { startPostgres } from "./postgres.ts";
+import { prepareDatabase } from "./stack/database.ts";
+import { parseDevEnv } from "./stack/dev_config.ts";
+import { installExitHandlers, registerExitCleanup, runExitCleanups } from "./stack/exit.ts";
+import { startPostgres } from "./stack/postgres.ts";
 import { createDemoRoutes } from "./demo/routes.ts";
-import { startStack } from "./stack.ts";
+import { startStack } from "./stack/stack.ts";
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     databaseUrl: server.adminUrl,
     port: env.PORT,
     jwtSecret: env.SUPABASE_JWT_SECRET,
+    signingKeysPath: env.SUPABASE_SIGNING_KEYS_PATH,
     stripeApiBase: env.STRIPE_API_BASE,
     stripeSecretKey: env.STRIPE_SECRET_KEY,
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
@@ -31,6 +32,10 @@ async function main(): Promise<void> {
     allowedOrigins: env.ALLOWED_ORIGINS,
     functionEnv: env.functionEnv,
     extraRoutes: demo.handle,
+    outboxWebhookUrl: env.OUTBOX_WEBHOOK_URL,
+    outboxWebhookSecret: env.OUTBOX_WEBHOOK_SECRET,
+    outboxIntervalSeconds: env.OUTBOX_INTERVAL_SECONDS,
+    reconcileIntervalSeconds: env.RECONCILE_INTERVAL_SECONDS,
   });
   demo.attach(stack);
   // Registered after postgres, so it runs first: functions stop before their database does.
@@ -44,23 +49,33 @@ async function main(): Promise<void> {
     ["RPC URL", `${stack.apiUrl}/rest/v1/rpc/<function>`],
     ["DB URL", stack.dbUrl],
     ["Stripe URL", `${stack.stripeUrl}${stack.emulator ? " (emulator)" : ""}`],
-    ["JWT secret", stack.jwtSecret],
-    ["anon key", stack.anonKey],
-    ["service_role key", stack.serviceRoleKey],
+    ["Publishable key", stack.publishableKey],
+    ["Secret key", stack.secretKey],
+    ["JWKS URL", stack.jwksUrl],
+    ["JWT secret (legacy)", stack.jwtSecret],
+    ["anon key (legacy)", stack.anonKey],
+    ["service_role key (legacy)", stack.serviceRoleKey],
     ["Stripe secret key", stack.stripeSecretKey],
     ["Webhook secret", stack.webhookSecret],
+    ["Outbox URL", stack.outboxWebhookUrl],
+    ["Outbox secret", stack.outboxSink.secret],
     [
-      "Postgres",
-      server.ownsCluster
-        ? `throwaway cluster in ${server.tempDir} (pid ${server.pid})`
-        : "DATABASE_URL",
+      "Schedules",
+      `outbox-dispatch ${every(env.OUTBOX_INTERVAL_SECONDS)}, stripe-reconcile ${
+        every(env.RECONCILE_INTERVAL_SECONDS)
+      }`,
     ],
+    ["Postgres", server.description],
     ["Dev pid", String(Deno.pid)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   console.log(`\nLocal stack healthy after ${seconds} s.\n`);
   for (const [label, value] of rows) console.log(`${label.padStart(width)}: ${value}`);
   console.log(`\nPress Ctrl-C to stop.`);
+}
+
+function every(seconds: number): string {
+  return seconds === 0 ? "off" : `every ${seconds} s`;
 }
 
 if (import.meta.main) {

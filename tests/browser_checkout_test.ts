@@ -1,23 +1,17 @@
 /**
- * The demo shop in a real Chromium (playwright-core driving Debian's /usr/bin/chromium,
- * or the browser at CHROMIUM_PATH)
+ * The demo shop in a real Chromium (playwright-core driving CHROMIUM_PATH, a system Chromium,
+ * or the one npm installed: tests/chromium.ts)
  * against the whole local stack: gateway, functions, Postgres, Stripe emulator, webhook.
  * Screenshots of every step land in test-artifacts/browser/. No chromium → these tests fail,
  * they never skip.
  */
 import assert from "node:assert/strict";
-import {
-  type BrowserContext,
-  chromium,
-  type Page,
-  type Request as PwRequest,
-} from "npm:playwright-core@1.65.1";
-import { PROJECT_ROOT } from "../local/paths.ts";
+import type { Page, Request as PwRequest } from "npm:playwright-core@1.65.1";
+import { PROJECT_ROOT } from "../local/stack/paths.ts";
 import { createDemoRoutes, DEMO_USER } from "../local/demo/routes.ts";
+import { launchChromium } from "./chromium.ts";
 import { startTestStack, type TestStack } from "./harness.ts";
 
-// No `playwright install`: the browser comes from the system (README: prerequisites).
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") || "/usr/bin/chromium";
 const ARTIFACTS = `${PROJECT_ROOT}/test-artifacts/browser`;
 const BEANS = "00000000-0000-4000-8000-000000000001"; // stock 100
 const FILTERS = "00000000-0000-4000-8000-000000000003"; // unlimited stock
@@ -48,40 +42,6 @@ async function startShop(name: string) {
     async [Symbol.asyncDispose]() {
       await browser[Symbol.asyncDispose]();
       await stack.stop();
-    },
-  };
-}
-
-async function launchChromium() {
-  const userDataDir = await Deno.makeTempDir({ prefix: "ic-chromium-" });
-  let context: BrowserContext;
-  try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-  } catch (error) {
-    await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
-    throw new Error(
-      `the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get install -y chromium; ` +
-        `elsewhere set CHROMIUM_PATH to a Chromium or Chrome binary); ` +
-        `launching it failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  return {
-    context,
-    async [Symbol.asyncDispose]() {
-      await context.close().catch(() => {});
-      await Deno.remove(userDataDir, { recursive: true }).catch(() => {});
     },
   };
 }
@@ -284,6 +244,55 @@ Deno.test(
     assert.equal(beans?.stock, 99, "stock was reserved more than once");
     await payAndWaitForPaid(page);
     await shot("paid");
+    assert.deepEqual(shop.pageErrors, []);
+  },
+);
+
+Deno.test(
+  "Cancel on the hosted page brings the shopper back to the cart, the order released",
+  OPTS,
+  async () => {
+    await using shop = await startShop("cancel");
+    const { page, stack, shot } = shop;
+    const cancels = checkoutRequests(page, "guest-checkout/cancel");
+    await openShop(page, stack);
+    await addToCart(page, BEANS);
+    await addToCart(page, BEANS);
+    await page.click("#checkout");
+    await waitForHostedPage(page, stack);
+    const [reserved] = await stack.sql<{ stock: number }[]>`
+      select stock from public.products where id = ${BEANS}`;
+    assert.equal(reserved?.stock, 98);
+    await page.click("#cancel");
+    await page.waitForURL((url) => url.origin === stack.apiUrl && url.pathname === "/");
+    await page.waitForSelector("body[data-ready=true]");
+    await shot("back-on-cart");
+
+    assert.equal(cancels.length, 1, "the cart page sent one cancel");
+    const [order] = await stack.sql<
+      { id: string; status: string; idempotency_key: string; cancelled_at: Date | null }[]
+    >`select id, status, idempotency_key, cancelled_at from public.orders`;
+    assert.equal(order?.status, "expired");
+    assert.ok(order.cancelled_at, "released by the cancel route, not by the session's expiry");
+    assert.equal(await cancels[0]?.headerValue("idempotency-key"), order.idempotency_key);
+    const [beans] = await stack.sql<{ stock: number }[]>`
+      select stock from public.products where id = ${BEANS}`;
+    assert.equal(beans?.stock, 100, "the reservation is back");
+    assert.match(await page.textContent("#status") ?? "", new RegExp(`${order.id} is expired`));
+    // The page shows the stock that is back, and the cart is kept.
+    assert.match(await page.textContent(`#product-${BEANS}`) ?? "", /100 left/);
+    assert.equal((await page.$$("#cart li")).length, 1);
+
+    // The released order can never be paid: checking out again makes a new order.
+    const key = await storedKey(page);
+    assert.notEqual(key?.key, order.idempotency_key);
+    await page.click("#checkout");
+    await waitForHostedPage(page, stack);
+    await payAndWaitForPaid(page);
+    await shot("paid-second-order");
+    const orders = await stack.sql<{ status: string }[]>`
+      select status from public.orders order by created_at`;
+    assert.deepEqual(orders.map((o) => o.status), ["expired", "paid"]);
     assert.deepEqual(shop.pageErrors, []);
   },
 );

@@ -51,3 +51,29 @@ Deno.test("fingerprint ignores key order and whitespace but not values or scope"
     a,
   );
 });
+
+/** The fingerprint as it was first computed (SubtleCrypto over the UTF-8 bytes): stored keys hold it. */
+async function subtleFingerprint(scope: string, body: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(`${scope}\n${canonicalJson(body)}`);
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("the fingerprint is byte-identical to the SubtleCrypto one stored keys were made with", async () => {
+  // Pinned: sha256sum of the same text, so neither implementation can drift with the other.
+  const body = JSON.parse('{"items":[{"product_id":"p","quantity":2}],"email":"a@b.c"}');
+  assert.equal(
+    requestFingerprint("guest", body),
+    "b94a3cbfc898f3279baec0780864a4aa295bd725f6085e2bf1264dce5f114439",
+  );
+  assert.equal(
+    requestFingerprint("user:1", { name: "Zoë ☕ 𝄞" }),
+    "1e37a761019b0f20a0f94c40321b5cf74dd6e66ba03b01d3aae484e99131f49d",
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.string({ unit: "grapheme" }), fc.jsonValue(), async (scope, value) => {
+      assert.equal(requestFingerprint(scope, value), await subtleFingerprint(scope, value));
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -2,7 +2,7 @@ import type postgres from "npm:postgres@3.4.9";
 import type { TestStack } from "./harness.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 
-/** Seed products (supabase/seed.sql). */
+/** Seed products (local/stack/seed.sql). */
 export const BEANS = "00000000-0000-4000-8000-000000000001"; // usd, stock 100
 export const KETTLE = "00000000-0000-4000-8000-000000000002"; // usd, stock 10
 export const FILTERS = "00000000-0000-4000-8000-000000000003"; // usd, unlimited
@@ -50,11 +50,17 @@ export async function callCheckout(
   const headers = new Headers({ "content-type": "application/json", ...call.headers });
   if (call.key !== null) headers.set("idempotency-key", call.key ?? crypto.randomUUID());
   if (call.token) headers.set("authorization", `Bearer ${call.token}`);
-  const response = await fetch(`${stack.functionsUrl}/${fn}`, {
-    method: "POST",
-    headers,
-    body: typeof call.body === "string" ? call.body : JSON.stringify(call.body ?? guestBody()),
-  });
+  return answerOf(
+    await fetch(`${stack.functionsUrl}/${fn}`, {
+      method: "POST",
+      headers,
+      body: typeof call.body === "string" ? call.body : JSON.stringify(call.body ?? guestBody()),
+    }),
+  );
+}
+
+/** A function's answer, its body read as text and, when it is JSON, parsed. */
+export async function answerOf(response: Response): Promise<CheckoutAnswer> {
   const text = await response.text();
   let json: Record<string, unknown> = {};
   try {
@@ -81,6 +87,41 @@ export async function stockOfProduct(sql: postgres.Sql, productId: string): Prom
 
 export function stockOf(stack: TestStack, productId: string): Promise<number | null> {
   return stockOfProduct(stack.sql, productId);
+}
+
+export interface KeyOrder {
+  id: string;
+  status: string;
+  checkout_session_id: string | null;
+}
+
+/** The order a guest checkout key made; undefined before begin_checkout made one. */
+export async function orderOfKey(sql: postgres.Sql, key: string): Promise<KeyOrder | undefined> {
+  const rows = await sql<KeyOrder[]>`
+    select id, status, checkout_session_id from public.orders where idempotency_key = ${key}`;
+  if (rows.length > 1) throw new Error(`${rows.length} orders for key ${key}: a key makes one`);
+  return rows[0];
+}
+
+/** orderOfKey when the order must exist. */
+export async function requireOrderOfKey(sql: postgres.Sql, key: string): Promise<KeyOrder> {
+  const order = await orderOfKey(sql, key);
+  if (!order) throw new Error(`no order for key ${key}`);
+  return order;
+}
+
+/**
+ * A guest checkout that Stripe failed before creating anything (503): the order is begun and
+ * its Stripe operation left open, for a later call with the returned key to resume.
+ */
+export async function checkoutStripeFailed(stack: TestStack): Promise<string> {
+  const control = emulator(stack);
+  await control.reset();
+  await control.addFault({ route: "POST /v1/checkout/sessions", mode: "before", status: 500 });
+  const key = crypto.randomUUID();
+  const answer = await callCheckout(stack, "guest-checkout", { key });
+  if (answer.status !== 503) throw new Error(`expected 503, got ${answer.status}: ${answer.text}`);
+  return key;
 }
 
 /** Rows in every table a checkout writes to: "nothing written" is all zeros. */

@@ -42,22 +42,22 @@ Deno.test("checkout request idempotency", INTEGRATION, async (t) => {
     assert.equal(replay.status, 200);
     const after = await emulator(stack).counters();
     assert.equal(stack.counters.rpc(), 1);
-    assert.equal(stack.counters.rpc("claim_idempotency_key"), 1);
+    assert.equal(stack.counters.rpc("claim_and_begin_checkout"), 1);
     const stripeCalls = (c: typeof before) => Object.values(c.calls).reduce((a, b) => a + b, 0);
     assert.equal(stripeCalls(after) - stripeCalls(before), 0);
   });
 
   await t.step(
-    "a fresh guest checkout costs 3 database calls and 1 Stripe call",
+    "a fresh guest checkout costs 2 database calls and 1 Stripe call",
     async () => {
       stack.counters.reset();
       const before = await emulator(stack).counters();
       const fresh = await callCheckout(stack, "guest-checkout", {});
       assert.equal(fresh.status, 201, fresh.text);
       const after = await emulator(stack).counters();
-      // claim_idempotency_key → begin_checkout → record_checkout: the budget is 3.
-      assert.equal(stack.counters.rpc(), 3);
-      for (const fn of ["claim_idempotency_key", "begin_checkout", "record_checkout"]) {
+      // claim_and_begin_checkout → record_checkout: the budget is 2.
+      assert.equal(stack.counters.rpc(), 2);
+      for (const fn of ["claim_and_begin_checkout", "record_checkout"]) {
         assert.equal(stack.counters.rpc(fn), 1, fn);
       }
       assert.equal(
@@ -149,4 +149,38 @@ Deno.test("checkout request idempotency", INTEGRATION, async (t) => {
     const rows = await stack.sql`select 1 from public.stripe_customers where user_id = ${sub}`;
     assert.equal(rows.length, 1);
   });
+
+  await t.step(
+    "an enhanced checkout adds only the first-time Customer operation to the 2 calls",
+    async () => {
+      const token = await stack.mintUserToken({ sub: crypto.randomUUID(), email: "n@example.com" });
+      const stripeCalls = async () => (await emulator(stack).counters()).calls;
+      const run = async () => {
+        stack.counters.reset();
+        const before = await stripeCalls();
+        const res = await callCheckout(stack, "enhanced-checkout", { token, body: userBody() });
+        assert.equal(res.status, 201, res.text);
+        const after = await stripeCalls();
+        const made = (path: string) => (after[path] ?? 0) - (before[path] ?? 0);
+        return {
+          // The checkout's own: Stripe's customer.created event reaches stripe-webhook
+          // (apply_stripe_event) whenever the emulator delivers it.
+          rpcs: stack.counters.rpc() - stack.counters.rpc("apply_stripe_event"),
+          sessions: made("POST /v1/checkout/sessions"),
+          customers: made("POST /v1/customers"),
+        };
+      };
+      // The first: the claim, then the Customer (begin_customer → Stripe → record_customer),
+      // then begin_checkout on its own, Stripe, record.
+      assert.deepEqual(await run(), { rpcs: 5, sessions: 1, customers: 1 });
+      for (const fn of ["begin_customer", "record_customer", "begin_checkout"]) {
+        assert.equal(stack.counters.rpc(fn), 1, fn);
+      }
+      // A returning user's Customer is read inside claim_and_begin_checkout: 2 calls.
+      assert.deepEqual(await run(), { rpcs: 2, sessions: 1, customers: 0 });
+      for (const fn of ["claim_and_begin_checkout", "record_checkout"]) {
+        assert.equal(stack.counters.rpc(fn), 1, fn);
+      }
+    },
+  );
 });

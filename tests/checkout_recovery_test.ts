@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack } from "./harness.ts";
-import { callCheckout, emulator, INTEGRATION, sessionsCreated } from "./checkout_helpers.ts";
+import {
+  callCheckout,
+  checkoutStripeFailed,
+  emulator,
+  INTEGRATION,
+  sessionsCreated,
+} from "./checkout_helpers.ts";
 
 const ROUTE = "POST /v1/checkout/sessions";
 
@@ -23,10 +29,7 @@ Deno.test("checkout recovery", INTEGRATION, async (t) => {
   await t.step(
     "a resumed call whose stored expiry fell under 30 minutes stores a fresh one; its lost answer comes back",
     async () => {
-      await control.reset();
-      await control.addFault({ route: ROUTE, mode: "before", status: 500 });
-      const key = crypto.randomUUID();
-      assert.equal((await callCheckout(stack, "guest-checkout", { key })).status, 503);
+      const key = await checkoutStripeFailed(stack);
       // Time passes: the planned expiry is now under Stripe's 30-minute minimum.
       await stack.sql`update public.orders set checkout_expires_at = now() + interval '29 minutes'
         where idempotency_key = ${key}`;
@@ -66,10 +69,7 @@ Deno.test("checkout recovery", INTEGRATION, async (t) => {
   });
 
   await t.step("a Stripe operation leased elsewhere answers 409 and releases the key", async () => {
-    await control.reset();
-    await control.addFault({ route: ROUTE, mode: "before", status: 500 });
-    const key = crypto.randomUUID();
-    assert.equal((await callCheckout(stack, "guest-checkout", { key })).status, 503);
+    const key = await checkoutStripeFailed(stack);
     await stack.sql`
       update public.stripe_idempotency_keys s
       set lease_token = gen_random_uuid(), locked_until = now() + interval '1 minute'
@@ -84,10 +84,7 @@ Deno.test("checkout recovery", INTEGRATION, async (t) => {
   await t.step(
     "an order that ended before its key got a session: 409 checkout_closed, stored",
     async () => {
-      await control.reset();
-      await control.addFault({ route: ROUTE, mode: "before", status: 500 });
-      const key = crypto.randomUUID();
-      assert.equal((await callCheckout(stack, "guest-checkout", { key })).status, 503);
+      const key = await checkoutStripeFailed(stack);
       await stack.sql`update public.orders set checkout_expires_at = now() - interval '2 hours'
       where idempotency_key = ${key}`;
       const [cleaned] = await stack.sql`select * from public.cleanup_expired_idempotency_keys(100)`;

@@ -5,6 +5,7 @@ import {
   callCheckout,
   emulator,
   INTEGRATION,
+  requireOrderOfKey,
   sessionsCreated,
   stockOf,
   userBody,
@@ -27,12 +28,7 @@ Deno.test("checkout when Stripe fails", INTEGRATION, async (t) => {
     return row?.stripe_idempotency_key;
   }
 
-  async function onlyOrderFor(key: string): Promise<{ id: string; status: string }> {
-    const rows = await stack.sql<{ id: string; status: string }[]>`
-      select id, status from public.orders where idempotency_key = ${key}`;
-    assert.equal(rows.length, 1);
-    return rows[0] as { id: string; status: string };
-  }
+  const onlyOrderFor = (key: string) => requireOrderOfKey(stack.sql, key);
 
   await t.step(
     "a 500 before the effect → 503 with Retry-After; the retry makes 1 session",

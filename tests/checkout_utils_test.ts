@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { callStripe, classifyStripeError } from "../supabase/functions/_shared/checkout-utils.ts";
+import {
+  callStripe,
+  classifyStripeError,
+  LookupFailed,
+} from "../supabase/functions/_shared/checkout-utils.ts";
 import { Stripe } from "../supabase/functions/_shared/stripe.ts";
 
 function stripeError(
@@ -79,4 +83,15 @@ Deno.test("callStripe passes the stored key and reports failures as values", asy
   );
   assert.equal(failed.ok, false);
   assert.deepEqual(seen, [key]);
+});
+
+Deno.test("a failed look-up is retryable under the same key, whatever Stripe answered", () => {
+  for (const statusCode of [400, 404, 500]) {
+    const failure = classifyStripeError(
+      new LookupFailed({ statusCode, headers: { "idempotent-replayed": "true" }, message: "x" }),
+    );
+    assert.equal(failure.kind, "retryable");
+    assert.equal(failure.rekey, false);
+    assert.equal(failure.status, statusCode);
+  }
 });

@@ -11,6 +11,7 @@ import {
   onPaymentSucceeded,
   readStoredKey,
   refreshIdempotencyKey,
+  rememberOrder,
   renewIdempotencyKey,
   STORAGE_KEY,
 } from "../client/mod.js";
@@ -188,4 +189,24 @@ Deno.test("without any storage given, a page without localStorage still keeps it
     if (descriptor) Object.defineProperty(globalThis, "localStorage", descriptor);
     else Reflect.deleteProperty(globalThis, "localStorage");
   }
+});
+
+Deno.test("rememberOrder notes the order on its own key only, and the cart keeps that key", async () => {
+  const { options } = world();
+  const cart = await cartOf([{ product_id: A, quantity: 1 }]);
+  const key = getOrCreateIdempotencyKey(cart, options);
+  rememberOrder(key, "order-1", "guest-checkout", options);
+  assert.deepEqual(readStoredKey(options), {
+    key,
+    cart,
+    created_at: 1_000_000,
+    order_id: "order-1",
+    function_name: "guest-checkout",
+  });
+  assert.equal(getOrCreateIdempotencyKey(cart, options), key);
+
+  // A key replaced meanwhile (another tab) is not given the old key's order.
+  const next = refreshIdempotencyKey(null, options);
+  rememberOrder(key, "order-1", "guest-checkout", options);
+  assert.deepEqual(readStoredKey(options), { key: next, cart: null, created_at: 1_000_000 });
 });

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../supabase/functions/_shared/config.ts";
+import {
+  ConfigError,
+  parseConfig,
+  SESSION_EXPIRY_MARGIN_SECONDS,
+  sessionExpiresInSeconds,
+} from "../supabase/functions/_shared/config.ts";
 
 const valid = {
   SUPABASE_URL: "http://127.0.0.1:54321",
@@ -71,5 +76,38 @@ Deno.test("rejects a lease shorter than the longest Stripe call", () => {
     })
       .IDEMPOTENCY_LEASE_SECONDS,
     3,
+  );
+});
+
+Deno.test("the session TTL must leave the safety margin at both of Stripe's bounds", () => {
+  assert.equal(SESSION_EXPIRY_MARGIN_SECONDS, 60);
+  for (const ttl of ["29", "1439", "1440"]) {
+    assert.throws(
+      () => parseConfig({ ...valid, CHECKOUT_SESSION_TTL_MINUTES: ttl }),
+      /CHECKOUT_SESSION_TTL_MINUTES must be 30-1438/,
+      ttl,
+    );
+  }
+  for (const ttl of [30, 1438]) {
+    const config = parseConfig({ ...valid, CHECKOUT_SESSION_TTL_MINUTES: String(ttl) });
+    assert.equal(sessionExpiresInSeconds(config), ttl * 60 + 60);
+  }
+});
+
+Deno.test("the limits default to 3 per e-mail and 20 per IP; 0 disables, below 0 is refused", () => {
+  const env = valid;
+  const defaults = parseConfig(env);
+  assert.equal(defaults.PENDING_CHECKOUTS_PER_EMAIL, 3);
+  assert.equal(defaults.PENDING_CHECKOUTS_PER_IP, 20);
+  const off = parseConfig({
+    ...env,
+    PENDING_CHECKOUTS_PER_EMAIL: "0",
+    PENDING_CHECKOUTS_PER_IP: "0",
+  });
+  assert.equal(off.PENDING_CHECKOUTS_PER_EMAIL, 0);
+  assert.equal(off.PENDING_CHECKOUTS_PER_IP, 0);
+  assert.throws(
+    () => parseConfig({ ...env, PENDING_CHECKOUTS_PER_IP: "-1" }),
+    /PENDING_CHECKOUTS_PER_IP must be 0 \(no limit\) or more/,
   );
 });

@@ -4,9 +4,9 @@ import { createTestDatabase } from "./harness.ts";
 import { INTEGRATION } from "./checkout_helpers.ts";
 
 /** What the browser-facing roles may call; everything else is for service_role alone. */
-const PUBLIC_API = ["list_active_products()", "order_status_by_session(text)"];
+const PUBLIC_API = ["list_active_products()"];
 
-Deno.test("row level security and grants (SPEC §6)", INTEGRATION, async (t) => {
+Deno.test("row level security and grants", INTEGRATION, async (t) => {
   const db = await createTestDatabase();
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   try {
@@ -58,6 +58,7 @@ Deno.test("row level security and grants (SPEC §6)", INTEGRATION, async (t) => 
               "stripe_webhook_events",
               "outbox",
               "stripe_customers",
+              "stripe_reconcile_state",
             ]
           ) {
             const [row] = await sql<{ allowed: boolean }[]>`

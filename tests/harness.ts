@@ -1,7 +1,7 @@
 import postgres from "npm:postgres@3.4.9";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js@2.119.1";
-import { createDatabase, databaseUrl, dropDatabase } from "../local/postgres.ts";
-import { type Stack, type StackOptions, startStack } from "../local/stack.ts";
+import { createDatabase, databaseUrl, dropDatabase } from "../local/stack/postgres.ts";
+import { type Stack, type StackOptions, startStack } from "../local/stack/stack.ts";
 import type { Database } from "../supabase/functions/_shared/database.types.ts";
 import { ADMIN_URL_ENV, TEMPLATE_DB_ENV } from "./run.ts";
 
@@ -57,6 +57,13 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
       emulatorPort: 0,
       quiet: true,
       ...options,
+      // Most tests check out many carts as one e-mail from one address; the open-checkout
+      // limits are off unless a test sets them (tests/checkout_pending_limits_test.ts).
+      functionEnv: {
+        PENDING_CHECKOUTS_PER_EMAIL: "0",
+        PENDING_CHECKOUTS_PER_IP: "0",
+        ...options.functionEnv,
+      },
       databaseUrl: database.url,
     });
   } catch (error) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseDevEnv } from "../local/dev_config.ts";
-import { httpStatusForSqlState } from "../local/postgrest_errors.ts";
+import { parseDevEnv } from "../local/stack/dev_config.ts";
+import { httpStatusForSqlState } from "../local/stack/postgrest_errors.ts";
 import { parseSummary } from "./run.ts";
 
 Deno.test("dev config applies defaults and names the variable that is wrong", () => {
@@ -27,6 +27,8 @@ Deno.test("dev config applies defaults and names the variable that is wrong", ()
       new RegExp(name as string),
     );
   }
+  // A restricted key works for the functions, so deno task dev takes it too.
+  assert.equal(parseDevEnv({ STRIPE_SECRET_KEY: "rk_test_123" }).STRIPE_SECRET_KEY, "rk_test_123");
   const parsed = parseDevEnv({
     DATABASE_URL: "postgresql://postgres:postgres@127.0.0.1:5432/postgres",
     STRIPE_WEBHOOK_SECRET: "whsec_new,whsec_old",
@@ -104,4 +106,34 @@ Deno.test("the test runner reads deno test's summary, steps and colours included
     { passed: 3, failed: 2 },
   );
   assert.equal(parseSummary("error: Module not found"), undefined);
+});
+
+Deno.test("dev config: the outbox receiver and the schedules of outbox and reconcile", () => {
+  const defaults = parseDevEnv({});
+  assert.equal(defaults.OUTBOX_WEBHOOK_URL, undefined, "the stack's own sink");
+  assert.equal(defaults.OUTBOX_INTERVAL_SECONDS, 60);
+  assert.equal(defaults.RECONCILE_INTERVAL_SECONDS, 300);
+  const parsed = parseDevEnv({
+    OUTBOX_WEBHOOK_URL: "https://shop.example/hooks/outbox",
+    OUTBOX_WEBHOOK_SECRET: "whsec_" + btoa("a-receiver-secret-of-24b"),
+    OUTBOX_INTERVAL_SECONDS: "0",
+    RECONCILE_INTERVAL_SECONDS: "30",
+    OUTBOX_RETRY_BASE_SECONDS: "2",
+  });
+  assert.equal(parsed.OUTBOX_INTERVAL_SECONDS, 0);
+  assert.equal(parsed.RECONCILE_INTERVAL_SECONDS, 30);
+  assert.deepEqual(parsed.functionEnv, { OUTBOX_RETRY_BASE_SECONDS: "2" });
+  for (
+    const [name, value] of [
+      ["OUTBOX_WEBHOOK_URL", "ftp://shop.example"],
+      ["OUTBOX_WEBHOOK_SECRET", "not-a-secret"],
+      ["OUTBOX_INTERVAL_SECONDS", "-1"],
+      ["RECONCILE_INTERVAL_SECONDS", "soon"],
+    ]
+  ) {
+    assert.throws(
+      () => parseDevEnv({ [name as string]: value as string }),
+      new RegExp(name as string),
+    );
+  }
 });

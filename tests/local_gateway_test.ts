@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mintUserToken } from "../local/jwt.ts";
+import { mintUserToken } from "../local/stack/jwt.ts";
 import { FIXTURE_FUNCTIONS_DIR, startTestStack, type TestStack } from "./harness.ts";
 
 /**
@@ -33,9 +33,18 @@ async function json(response: Response): Promise<Record<string, unknown>> {
   return await response.json() as Record<string, unknown>;
 }
 
+/** The platform's verify_jwt gate knows only the legacy secret, so it gets legacy tokens. */
+function legacyUserToken(
+  stack: TestStack,
+  opts: { sub: string; expiresIn?: number; email?: string },
+) {
+  return mintUserToken({ ...opts, issuer: `${stack.apiUrl}/auth/v1` }, stack.jwtSecret);
+}
+
+// enhanced-checkout is not listed in the fixture config.toml: verify_jwt defaults to true.
 Deno.test("verify_jwt rejects missing, garbage, expired, forged and alg:none tokens with 401", async () => {
-  await using stack = await fixtureStack();
-  const expired = await stack.mintUserToken({ sub: crypto.randomUUID(), expiresInSeconds: -10 });
+  await using stack = await fixtureStack({ configToml: FIXTURE_CONFIG });
+  const expired = await legacyUserToken(stack, { sub: crypto.randomUUID(), expiresIn: -10 });
   const forged = await mintUserToken(
     { sub: crypto.randomUUID() },
     "a-different-secret-of-at-least-thirty-two-chars",
@@ -66,8 +75,8 @@ Deno.test("verify_jwt rejects missing, garbage, expired, forged and alg:none tok
 });
 
 Deno.test("verify_jwt lets a valid token through with its Authorization header intact", async () => {
-  await using stack = await fixtureStack();
-  const token = await stack.mintUserToken({ sub: crypto.randomUUID(), email: "a@example.com" });
+  await using stack = await fixtureStack({ configToml: FIXTURE_CONFIG });
+  const token = await legacyUserToken(stack, { sub: crypto.randomUUID(), email: "a@example.com" });
   const response = await call(stack, "enhanced-checkout", {
     method: "POST",
     body: JSON.stringify({ hello: "world" }),

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { createClient } from "npm:@supabase/supabase-js@2.119.1";
+import { decodeJwt } from "npm:jose@6.2.17";
 import { startTestStack, type TestStack } from "./harness.ts";
+import { SchemaCache } from "../local/stack/schema_cache.ts";
+import { waitUntil } from "./checkout_helpers.ts";
 
 /**
  * The gateway's PostgREST-compatible RPC endpoint, called through supabase-js `.rpc()` as the
@@ -282,6 +285,19 @@ Deno.test("rpc rejects bad, expired and wrongly signed tokens with 401 PGRST301"
   }
 });
 
+Deno.test("rpc reuses a verified token only until it expires", async () => {
+  await using stack = await stackWithTestFunctions();
+  const token = await stack.mintUserToken({ sub: crypto.randomUUID(), expiresInSeconds: 1 });
+  const first = await client(stack, token).rpc("t_whoami");
+  assert.equal(first.status, 200, "valid: verified, then remembered");
+  assert.equal((await client(stack, token).rpc("t_whoami")).status, 200);
+  const exp = decodeJwt(token).exp ?? 0;
+  await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+  const expired = await client(stack, token).rpc("t_whoami");
+  assert.equal(expired.status, 401);
+  assert.equal(expired.error?.message, "JWT expired");
+});
+
 Deno.test("rpc accepts GET with query arguments and Prefer: params=single-object", async () => {
   await using stack = await stackWithTestFunctions();
   const get = await fetch(`${stack.apiUrl}/rest/v1/rpc/t_add?a=2&b=3`, {
@@ -372,9 +388,85 @@ Deno.test("rpc serves 50 concurrent calls, each in its own transaction and role"
   assert.equal(stack.counters.rpc(), 50);
 });
 
+Deno.test("rpc calls a function created after start at once: a miss reloads the cache", async () => {
+  await using stack = await stackWithTestFunctions();
+  const db = client(stack);
+  assert.equal((await db.rpc("t_text", { s: "abc" })).data, "ABC");
+  await stack.sql.unsafe(`
+    create function public.t_late(n integer) returns integer language sql as $$ select n + 1 $$;
+    create function public.t_text(s text, suffix text) returns text
+      language sql as $$ select upper(s) || suffix $$;`);
+  assert.equal((await db.rpc("t_late", { n: 41 })).data, 42, "a new name");
+  const overload = await db.rpc("t_text", { s: "abc", suffix: "!" });
+  assert.equal(overload.error, null);
+  assert.equal(overload.data, "ABC!", "new arguments of a known name");
+  assert.equal((await db.rpc("t_text", { s: "abc" })).data, "ABC", "the old overload stays");
+});
+
+Deno.test("rpc reloads its schema cache on NOTIFY pgrst, 'reload schema'", async () => {
+  await using stack = await stackWithTestFunctions();
+  const db = client(stack);
+  await stack.sql.unsafe(
+    `create function public.t_shape() returns integer language sql as $$ select 7 $$`,
+  );
+  assert.equal((await db.rpc("t_shape")).data, 7);
+  // Same name and arguments, another result shape: no miss, so the cache answers stale, as
+  // PostgREST's does, until it is told to reload.
+  await stack.sql.unsafe(`
+    drop function public.t_shape();
+    create function public.t_shape() returns setof integer
+      language sql as $$ select generate_series(7, 8) $$;`);
+  assert.equal((await db.rpc("t_shape")).data, 7, "still the cached scalar signature");
+  await stack.sql.unsafe(`notify pgrst, 'reload schema'`);
+  await waitUntil("the cache has the reloaded signature", async () => {
+    const { data } = await db.rpc("t_shape");
+    return JSON.stringify(data) === "[7,8]";
+  });
+  // Other payloads on the channel (PostgREST's 'reload config') leave the cache alone.
+  await stack.sql.unsafe(`
+    drop function public.t_shape();
+    create function public.t_shape() returns integer language sql as $$ select 9 $$;
+    notify pgrst, 'reload config';`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual((await db.rpc("t_shape")).data, [9], "9 read through the cached setof shape");
+});
+
+Deno.test("the schema cache loads once at start and shares concurrent reloads", async () => {
+  await using stack = await stackWithTestFunctions();
+  const cache = await SchemaCache.start(stack.sql, "public");
+  assert.equal(cache.loads, 1);
+  assert.equal(cache.signatures("t_add")[0]?.shape, "scalar");
+  assert.deepEqual(cache.signatures("t_add")[0]?.args.map((arg) => [arg.name, arg.hasDefault]), [
+    ["a", false],
+    ["b", true],
+  ]);
+  assert.deepEqual(cache.signatures("t_missing"), []);
+  await stack.sql.unsafe(
+    `create function public.t_new() returns integer language sql as $$ select 1 $$`,
+  );
+  await Promise.all(Array.from({ length: 20 }, () => cache.reload()));
+  // One load may already run when the others arrive; they all wait for the one after it.
+  assert.ok(cache.loads <= 3, `20 concurrent reloads took ${cache.loads - 1} loads`);
+  assert.equal(cache.signatures("t_new")[0]?.shape, "scalar", "a reload sees what came before it");
+});
+
+Deno.test("rpc passes quotes, backslashes and unicode through as sent", async () => {
+  await using stack = await stackWithTestFunctions();
+  const tricky = `O'Brien \\ \\' '' \\n $$ ; select 1; -- 日本 \u{1F600}`;
+  const id = crypto.randomUUID();
+  const token = await stack.mintUserToken({ sub: id, email: tricky });
+  const { data, error } = await client(stack, token).rpc("t_text", { s: tricky });
+  assert.equal(error, null);
+  assert.equal(data, tricky.toUpperCase());
+  const who = await client(stack, token).rpc("t_whoami");
+  assert.equal((who.data as { email: string }).email, tricky, "claims reach auth.jwt() intact");
+  const echo = await client(stack).rpc("t_jsonb", { payload: { [tricky]: [tricky] } });
+  assert.deepEqual(echo.data, { echo: { [tricky]: [tricky] }, kind: "object" });
+});
+
 /** A token signed with another secret, as a forged or foreign-project token would be. */
 async function startForeignSigner() {
-  const { mintUserToken } = await import("../local/jwt.ts");
+  const { mintUserToken } = await import("../local/stack/jwt.ts");
   return {
     mint: () =>
       mintUserToken(

@@ -2,14 +2,23 @@
  * `deno task test`: one Postgres for the whole run (a throwaway cluster, or DATABASE_URL's
  * server in a database of its own), a template database prepared once (bootstrap +
  * migrations + seed), then `deno test` as a child; each test clones the template
- * (tests/harness.ts). The last line is always `N passed, N failed`.
+ * (tests/harness.ts). The last line is always `N passed, N failed`. The tests get a private
+ * TMPDIR, removed at the end with anything left running that was started under it (after a
+ * Ctrl-C the test process dies without its own cleanups), so a run leaves nothing behind.
  *
- * Usage: deno run -A tests/run.ts [--bench] [deno test args, e.g. a file or --filter]
+ * Usage: deno run -A tests/run.ts [deno test args, e.g. a file or --filter]
+ *        deno run -A tests/run.ts --bench   (tests/bench.ts instead of deno test)
  */
-import { prepareDatabase } from "../local/database.ts";
-import { exitInProgress, installExitHandlers, registerExitCleanup } from "../local/exit.ts";
-import { PROJECT_ROOT } from "../local/paths.ts";
-import { createDatabase, databaseUrl, dropDatabase, startPostgres } from "../local/postgres.ts";
+import { prepareDatabase } from "../local/stack/database.ts";
+import { exitInProgress, installExitHandlers, registerExitCleanup } from "../local/stack/exit.ts";
+import { PROJECT_ROOT } from "../local/stack/paths.ts";
+import { commandLine, isAlive, processesWithEnv } from "../local/stack/processes.ts";
+import {
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  startPostgres,
+} from "../local/stack/postgres.ts";
 import postgres from "npm:postgres@3.4.9";
 
 /** How tests/harness.ts finds the server and the template database of this run. */
@@ -33,10 +42,14 @@ async function main(): Promise<number> {
   const passThrough = Deno.args.filter((arg) => arg !== "--bench");
   const server = await startPostgres({ databaseUrl: Deno.env.get("DATABASE_URL") || undefined });
   const template = `ic_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const tmpDir = await Deno.makeTempDir({ prefix: "ic-test-run-" });
+  // Tests make clusters in here, run by an unprivileged user when we are root.
+  await Deno.chmod(tmpDir, 0o755);
   let teardown: Promise<void> | undefined;
   // One teardown, shared by the normal path and the Ctrl-C path, so neither exits early.
   const tearDown = () =>
     teardown ??= (async () => {
+      await sweepAndRemove(tmpDir);
       // On a shared server our databases must not outlive the run; a cluster goes entirely.
       if (!server.ownsCluster) {
         await dropRunDatabases(server.adminUrl, template).catch((e) => console.error(e));
@@ -44,16 +57,25 @@ async function main(): Promise<number> {
       await server.stop();
     })();
   const unregister = registerExitCleanup({
-    name: "test databases",
+    name: "test databases and temp dir",
     run: tearDown,
-    runSync: () => {},
+    runSync: () => {
+      sweep(tmpDir);
+      try {
+        Deno.removeSync(tmpDir, { recursive: true });
+      } catch {
+        // Already removed.
+      }
+    },
   });
+  console.log(`Postgres: ${server.description}`);
   try {
     await createDatabase(server.adminUrl, template);
     await prepareDatabase(databaseUrl(server.adminUrl, template));
     return await runDeno(bench, passThrough, {
       [ADMIN_URL_ENV]: server.adminUrl,
       [TEMPLATE_DB_ENV]: template,
+      TMPDIR: tmpDir,
     });
   } finally {
     await tearDown();
@@ -67,7 +89,9 @@ async function runDeno(
   env: Record<string, string>,
 ): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: bench ? ["bench", "-A", "--no-check", ...args] : ["test", "-A", "--no-check", ...args],
+    args: bench
+      ? ["run", "-A", "--no-check", "tests/bench.ts", ...args]
+      : ["test", "-A", "--no-check", ...args],
     cwd: PROJECT_ROOT,
     env,
     stdin: "null",
@@ -75,14 +99,22 @@ async function runDeno(
     stderr: "inherit",
   }).spawn();
   const unregister = registerExitCleanup({
-    name: `deno ${bench ? "bench" : "test"} (pid ${child.pid})`,
+    name: `${bench ? "bench" : "deno test"} (pid ${child.pid})`,
     run: async () => {
       try {
         child.kill("SIGTERM");
       } catch {
         // Already exited.
       }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Exited meanwhile.
+        }
+      }, 5_000);
       await child.status;
+      clearTimeout(timer);
     },
     runSync: () => {
       try {
@@ -102,7 +134,7 @@ async function runDeno(
   const status = await child.status;
   unregister();
   if (bench) {
-    console.log(`deno bench exited with code ${status.code}`);
+    console.log(`bench exited with code ${status.code}`);
     return status.code;
   }
   const summary = parseSummary(output);
@@ -112,6 +144,50 @@ async function runDeno(
   }
   console.log(`${summary.passed} passed, ${summary.failed} failed`);
   return status.code;
+}
+
+/**
+ * Kills what the tests left running and removes the run's temp dir. A killed process (a browser
+ * or a cluster of a test that a Ctrl-C cut short) can still write into the dir for a moment, so
+ * the removal waits for the killed processes to be gone and is tried again until the dir is.
+ */
+async function sweepAndRemove(tmpDir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const killed = sweep(tmpDir);
+    while (killed.some(isAlive) && Date.now() < deadline) await delay(20);
+    try {
+      await Deno.remove(tmpDir, { recursive: true });
+      return;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      if (Date.now() >= deadline) {
+        console.error(`could not remove the run's temp dir ${tmpDir}: ${error}`);
+        return;
+      }
+    }
+    await delay(50);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Kills what the tests left running (it has the run's TMPDIR), saying so: none is expected. */
+function sweep(tmpDir: string): number[] {
+  const pids = processesWithEnv("TMPDIR", tmpDir);
+  for (const pid of pids) {
+    console.error(
+      `left running by the tests, killed: pid ${pid} ${commandLine(pid).slice(0, 200)}`,
+    );
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 async function dropRunDatabases(adminUrl: string, template: string): Promise<void> {

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 import { startEmulator } from "../local/stripe-emulator/mod.ts";
-import { twoItemSessionParams, withEmulator } from "./stripe_emulator_helpers.ts";
+import {
+  SESSION_TTL_WITH_MARGIN_SECONDS,
+  twoItemSessionParams,
+  withEmulator,
+} from "./stripe_emulator_helpers.ts";
 
 const sessionParams = (now: number) => twoItemSessionParams(now, "order-1");
 
@@ -37,7 +41,7 @@ Deno.test("creates a checkout session with Stripe's fields and returns it on ret
     assert.equal(session.currency, "usd");
     assert.equal(session.client_reference_id, "order-1");
     assert.deepEqual(session.metadata, { order_id: "order-1" });
-    assert.equal(session.expires_at, now + 1800);
+    assert.equal(session.expires_at, now + SESSION_TTL_WITH_MARGIN_SECONDS);
     assert.equal(session.customer_email, "ada@example.com");
     assert.equal(session.customer, null);
     assert.equal(session.payment_intent, null);
@@ -334,5 +338,39 @@ Deno.test("lists events newest first with type, limit and starting_after, and re
       code: "resource_missing",
       statusCode: 404,
     });
+  });
+});
+
+Deno.test("lists checkout sessions newest first, by created range and status, page by page", async () => {
+  await withEmulator({}, async ({ stripe, control }) => {
+    const { now } = await control.clock();
+    const made = [];
+    for (let i = 0; i < 3; i++) {
+      made.push(await stripe.checkout.sessions.create(sessionParams(now)));
+    }
+    await stripe.checkout.sessions.expire(made[0]?.id ?? "");
+
+    const first = await stripe.checkout.sessions.list({ limit: 2 });
+    assert.deepEqual(first.data.map((s) => s.id), [made[2]?.id, made[1]?.id]);
+    assert.equal(first.has_more, true);
+    const all = [];
+    for await (const session of stripe.checkout.sessions.list({ limit: 1 })) all.push(session.id);
+    assert.deepEqual(all, made.map((s) => s.id).reverse());
+
+    const open = await stripe.checkout.sessions.list({ status: "open" });
+    assert.deepEqual(open.data.map((s) => s.id), [made[2]?.id, made[1]?.id]);
+    const later = await stripe.checkout.sessions.list({ created: { gte: now + 60 } });
+    assert.deepEqual(later.data, []);
+    const since = await stripe.checkout.sessions.list({ created: { gte: now } });
+    assert.equal(since.data.length, 3);
+
+    await expectStripeError(stripe.checkout.sessions.list({ starting_after: "cs_test_nope" }), {
+      statusCode: 400,
+      param: "starting_after",
+    });
+    await expectStripeError(
+      stripe.checkout.sessions.list({ status: "paid" as "open" }),
+      { statusCode: 400, param: "status" },
+    );
   });
 });

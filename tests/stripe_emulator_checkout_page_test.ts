@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { Stripe } from "../supabase/functions/_shared/stripe.ts";
 import type { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
-import { twoItemSessionParams, withEmulator } from "./stripe_emulator_helpers.ts";
+import {
+  SESSION_TTL_WITH_MARGIN_SECONDS,
+  twoItemSessionParams,
+  withEmulator,
+} from "./stripe_emulator_helpers.ts";
 
 async function createSession(
   stripe: Stripe,
@@ -159,7 +163,7 @@ Deno.test("advancing the clock past expires_at expires open sessions with checko
     const session = await createSession(stripe, control);
     const paid = await createSession(stripe, control);
     await submit(paid, "pay");
-    await control.advanceClock(29 * 60);
+    await control.advanceClock(SESSION_TTL_WITH_MARGIN_SECONDS - 60);
     assert.equal((await stripe.checkout.sessions.retrieve(session.id)).status, "open");
     const advanced = await control.advanceClock(60);
     assert.deepEqual(advanced.expired, [session.id]);

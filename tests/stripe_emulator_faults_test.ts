@@ -101,6 +101,29 @@ Deno.test("fault after: the session is created and saved while the client sees o
   });
 });
 
+Deno.test("fault after on a replay: the lost answer is a proxy's error, never marked Idempotent-Replayed", async () => {
+  await withEmulator({}, async ({ control, client }) => {
+    const stripe = client(0);
+    const p = await params(control);
+    const created = await stripe.checkout.sessions.create(p, { idempotencyKey: "k-after-replay" });
+    await control.addFault({ route: ROUTE, mode: "after", status: 500 });
+    // Stripe replayed the saved success; what the client got instead is not a saved 500, so
+    // it must not look like one (a client re-keys only after a replayed 5xx).
+    await assert.rejects(
+      stripe.checkout.sessions.create(p, { idempotencyKey: "k-after-replay" }),
+      (error: unknown) => {
+        assert.ok(error instanceof Stripe.errors.StripeAPIError, String(error));
+        assert.equal(error.statusCode, 500);
+        assert.equal(error.headers?.["idempotent-replayed"], undefined);
+        return true;
+      },
+    );
+    const again = await stripe.checkout.sessions.create(p, { idempotencyKey: "k-after-replay" });
+    assert.equal(again.id, created.id);
+    assert.equal((await control.counters()).created.checkout_session, 1);
+  });
+});
+
 Deno.test("fault saved_500: the 500 is saved and replayed on every retry with that key; a new key succeeds", async () => {
   await withEmulator({}, async ({ control, client }) => {
     const stripe = client(0);

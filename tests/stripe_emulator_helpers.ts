@@ -1,5 +1,6 @@
 /** Shared set-up of the emulator tests: a fresh emulator per test, reached by the real SDK. */
-import { createStripeClient, type Stripe } from "../supabase/functions/_shared/stripe.ts";
+import assert from "node:assert/strict";
+import { createStripeClient, Stripe } from "../supabase/functions/_shared/stripe.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
 import {
   type Emulator,
@@ -43,10 +44,18 @@ export async function withEmulator(
   }
 }
 
+/** The session lifetime the tests send: Stripe's 30-minute floor plus a minute of margin. */
+export const SESSION_TTL_WITH_MARGIN_SECONDS = 31 * 60;
+
 /** A two-item Checkout Session as the checkout functions create one, for `orderId`. */
 export function twoItemSessionParams(
   now: number,
   orderId: string,
+  /**
+   * The emulator, like Stripe, wants expires_at at least 30 minutes after it receives the
+   * call, with no grace: a minute of margin keeps a second ticking over from failing a test.
+   */
+  expiresInSeconds = SESSION_TTL_WITH_MARGIN_SECONDS,
 ): Stripe.Checkout.SessionCreateParams {
   return {
     mode: "payment",
@@ -66,6 +75,30 @@ export function twoItemSessionParams(
     customer_email: "ada@example.com",
     metadata: { order_id: orderId },
     payment_intent_data: { metadata: { order_id: orderId } },
-    expires_at: now + 30 * 60,
+    expires_at: now + expiresInSeconds,
   };
+}
+
+/** A two-item session for `orderId`, paid by card through the control API (4200 usd). */
+export async function paidTwoItemSession(
+  { stripe, control }: Pick<EmulatorContext, "stripe" | "control">,
+  orderId: string,
+): Promise<Stripe.Checkout.Session> {
+  const { now } = await control.clock();
+  const session = await stripe.checkout.sessions.create(twoItemSessionParams(now, orderId));
+  await control.pay(session.id);
+  return await stripe.checkout.sessions.retrieve(session.id);
+}
+
+/** The StripeError a call fails with (the test fails if it succeeds or throws something else). */
+export async function stripeRejection(
+  promise: Promise<unknown>,
+): Promise<Stripe.errors.StripeError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Stripe.errors.StripeError, `expected a StripeError, got ${error}`);
+    return error;
+  }
+  return assert.fail("expected the call to fail");
 }

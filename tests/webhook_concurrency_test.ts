@@ -4,13 +4,12 @@ import { startTestStack } from "./harness.ts";
 import { DRIPPER, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
 import {
   deliverSigned,
-  emulatorEvents,
   eventRows,
-  eventsOfSession,
   guestCheckout,
   orderState,
   outboxTopics,
   requireEvent,
+  sessionEvents,
   submitHostedPage,
 } from "./webhook_helpers.ts";
 
@@ -25,7 +24,7 @@ Deno.test(
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
     await submitHostedPage(checkout.checkout_url, "pay");
     const completed = requireEvent(
-      eventsOfSession(await emulatorEvents(stack), checkout.checkout_session_id),
+      await sessionEvents(stack, checkout.checkout_session_id),
       "checkout.session.completed",
     );
 
@@ -54,7 +53,7 @@ Deno.test(
         const second = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
         await submitHostedPage(second.checkout_url, "pay");
         const event = requireEvent(
-          eventsOfSession(await emulatorEvents(stack), second.checkout_session_id),
+          await sessionEvents(stack, second.checkout_session_id),
           "checkout.session.completed",
         );
         await stack.sql.unsafe(`

@@ -1,28 +1,18 @@
 /** What each event does to its order: matching, review flags, ignored events, the state machine. */
 import assert from "node:assert/strict";
-import { startTestStack, type TestStack } from "./harness.ts";
+import { startTestStack } from "./harness.ts";
 import { emulator, INTEGRATION, stockOfProduct } from "./checkout_helpers.ts";
 import {
   createOrderInSql,
   createProduct,
-  deliverSigned,
-  eventRows,
   orderState,
   outboxTopics,
+  sendEvent,
   sessionObject,
-  stripeEvent,
 } from "./webhook_helpers.ts";
 
 function newSessionId(): string {
   return `cs_test_${crypto.randomUUID().replaceAll("-", "")}`;
-}
-
-async function send(stack: TestStack, type: string, object: Record<string, unknown>) {
-  const event = stripeEvent(type, object);
-  const answer = await deliverSigned(stack, JSON.stringify(event));
-  assert.equal(answer.status, 200, answer.body);
-  const row = (await eventRows(stack.sql)).find((r) => r.stripe_event_id === event.id);
-  return { outcome: JSON.parse(answer.body).outcome as string, row };
 }
 
 Deno.test("what each event does to its order", INTEGRATION, async (t) => {
@@ -35,7 +25,7 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
     async () => {
       const sessionId = newSessionId();
       const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId });
-      const sent = await send(
+      const sent = await sendEvent(
         stack,
         "checkout.session.completed",
         sessionObject(orderId, sessionId, { amount_total: amount - 1, payment_status: "paid" }),
@@ -53,7 +43,7 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
   await t.step("a payment in another currency flags the order for review", async () => {
     const sessionId = newSessionId();
     const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId });
-    await send(
+    await sendEvent(
       stack,
       "checkout.session.async_payment_succeeded",
       sessionObject(orderId, sessionId, {
@@ -72,7 +62,7 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
     async () => {
       const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId: null });
       const sessionId = newSessionId();
-      const sent = await send(
+      const sent = await sendEvent(
         stack,
         "checkout.session.completed",
         sessionObject(orderId, sessionId, {
@@ -90,12 +80,15 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
   );
 
   await t.step("unknown event types and unknown orders are ignored but stored", async () => {
-    const unknownType = await send(stack, "customer.created", { id: "cus_1", object: "customer" });
+    const unknownType = await sendEvent(stack, "customer.created", {
+      id: "cus_1",
+      object: "customer",
+    });
     assert.equal(unknownType.outcome, "ignored");
     assert.equal(unknownType.row?.status, "ignored");
 
     const ghost = crypto.randomUUID();
-    const unknownOrder = await send(
+    const unknownOrder = await sendEvent(
       stack,
       "checkout.session.completed",
       sessionObject(ghost, newSessionId(), { amount_total: 1000, payment_status: "paid" }),
@@ -111,7 +104,7 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
       const sessionId = newSessionId();
       const before = await stockOfProduct(stack.sql, product);
       const { orderId } = await createOrderInSql(stack.sql, product, { sessionId });
-      const sent = await send(
+      const sent = await sendEvent(
         stack,
         "checkout.session.expired",
         sessionObject(orderId, newSessionId(), { status: "expired", payment_status: "unpaid" }),
@@ -128,12 +121,12 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
     const sessionId = newSessionId();
     const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId });
     const paid = { amount_total: amount, payment_status: "paid" };
-    await send(
+    await sendEvent(
       stack,
       "checkout.session.completed",
       sessionObject(orderId, sessionId, { ...paid, payment_intent: "pi_first" }),
     );
-    await send(
+    await sendEvent(
       stack,
       "checkout.session.completed",
       sessionObject(orderId, newSessionId(), { ...paid, payment_intent: "pi_second" }),
@@ -152,13 +145,13 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
       const sessionId = newSessionId();
       const before = await stockOfProduct(stack.sql, product);
       const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId });
-      await send(
+      await sendEvent(
         stack,
         "checkout.session.expired",
         sessionObject(orderId, sessionId, { status: "expired", payment_status: "unpaid" }),
       );
       assert.equal(await stockOfProduct(stack.sql, product), before);
-      await send(
+      await sendEvent(
         stack,
         "checkout.session.completed",
         sessionObject(orderId, sessionId, { amount_total: amount, payment_status: "paid" }),
@@ -173,7 +166,7 @@ Deno.test("what each event does to its order", INTEGRATION, async (t) => {
   await t.step("the database itself refuses to move an order backwards", async () => {
     const sessionId = newSessionId();
     const { orderId, amount } = await createOrderInSql(stack.sql, product, { sessionId });
-    await send(
+    await sendEvent(
       stack,
       "checkout.session.completed",
       sessionObject(orderId, sessionId, { amount_total: amount, payment_status: "paid" }),

@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { supabaseClient } from "./harness.ts";
 import { DRIPPER, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
 import {
-  emulatorEvents,
   eventRows,
-  eventsOfSession,
   guestCheckout,
   orderState,
   outboxTopics,
   requireEvent,
+  runOps,
+  sessionEvents,
   startManualWebhookStack,
   submitHostedPage,
 } from "./webhook_helpers.ts";
@@ -24,7 +24,7 @@ Deno.test(
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 2 }]);
     await submitHostedPage(checkout.checkout_url, "pay_delayed_fail");
     await control.settleAsync(checkout.checkout_session_id, "failed");
-    const events = eventsOfSession(await emulatorEvents(stack), checkout.checkout_session_id);
+    const events = await sessionEvents(stack, checkout.checkout_session_id);
     const completed = requireEvent(events, "checkout.session.completed");
     const failed = requireEvent(events, "checkout.session.async_payment_failed");
     assert.deepEqual((await control.deliverEvent(completed.id)).statuses, [200]);
@@ -65,14 +65,8 @@ Deno.test(
     );
 
     // The operator task shows the same thing and exits 1 (something needs attention).
-    const ops = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../local/ops.ts", import.meta.url).pathname],
-      env: { SUPABASE_URL: stack.apiUrl, SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const printed = new TextDecoder().decode(ops.stdout);
-    assert.equal(ops.code, 1, new TextDecoder().decode(ops.stderr));
+    const { code, stdout: printed, stderr } = await runOps(stack);
+    assert.equal(code, 1, stderr);
     assert.match(printed, new RegExp(`${failed.id} +checkout\\.session\\.async_payment_failed`));
     assert.match(printed, /stock service is down/);
 

@@ -1,7 +1,7 @@
 /** Shared by the tests/webhook_*_test.ts files: orders, the hosted page, signed deliveries. */
 import type postgres from "npm:postgres@3.4.9";
 import { startTestStack, type TestStack } from "./harness.ts";
-import { callCheckout, emulator, guestBody } from "./checkout_helpers.ts";
+import { BEANS, callCheckout, emulator, guestBody } from "./checkout_helpers.ts";
 import { signatureHeader } from "../local/stripe-emulator/signing.ts";
 import type { StripeEvent } from "../local/stripe-emulator/objects.ts";
 
@@ -128,6 +128,15 @@ export function eventsOfSession(
   });
 }
 
+/** eventsOfSession over everything the stack's emulator emitted so far. */
+export async function sessionEvents(
+  stack: TestStack,
+  sessionId: string,
+  paymentIntentIds: string[] = [],
+): Promise<StripeEvent[]> {
+  return eventsOfSession(await emulatorEvents(stack), sessionId, paymentIntentIds);
+}
+
 export function requireEvent(events: StripeEvent[], type: string): StripeEvent {
   const event = events.find((e) => e.type === type);
   if (!event) throw new Error(`no ${type} event among ${events.map((e) => e.type).join(", ")}`);
@@ -217,8 +226,22 @@ export async function createOrderInSql(
     await tx`
       insert into public.order_items (order_id, product_id, name, quantity, unit_amount)
       values (${orderId}, ${productId}, 'Test product', ${quantity}, ${unitAmount})`;
+    // begin_checkout's claim of the Stripe operation, still open (no session recorded).
+    await tx`
+      insert into public.stripe_idempotency_keys (operation_type, operation_id,
+        stripe_idempotency_key, request_fingerprint, status, attempts)
+      values ('checkout:create', ${orderId}, ${testCheckoutKey(orderId)}, ${"a".repeat(64)},
+        'open', 1)`;
   });
   return { orderId, amount };
+}
+
+/**
+ * The Stripe key of a createOrderInSql order's checkout:create operation. The checkout
+ * puts its key in the session's metadata.checkout_key, and so does sessionObject.
+ */
+export function testCheckoutKey(orderId: string): string {
+  return `checkout:create:${orderId}:${orderId}`;
 }
 
 /** A Checkout Session object as Stripe puts it in an event. */
@@ -231,7 +254,7 @@ export function sessionObject(
     id: sessionId,
     object: "checkout.session",
     client_reference_id: orderId,
-    metadata: { order_id: orderId },
+    metadata: { order_id: orderId, checkout_key: testCheckoutKey(orderId) },
     currency: "usd",
     mode: "payment",
     ...fields,
@@ -254,4 +277,91 @@ export function chargeObject(
     payment_intent: paymentIntent,
     metadata: { order_id: orderId },
   };
+}
+
+/** `deno task ops` against the stack, as an operator runs it. */
+export async function runOps(
+  stack: TestStack,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../local/tools/ops.ts", import.meta.url).pathname, ...args],
+    env: { SUPABASE_URL: stack.apiUrl, SUPABASE_SERVICE_ROLE_KEY: stack.serviceRoleKey },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+/**
+ * Delivers an event as Stripe would send it (stripeEvent), signed; fails the test unless
+ * the endpoint answers 200. Returns its outcome and the row it left.
+ */
+export async function sendEvent(
+  stack: TestStack,
+  type: string,
+  object: Record<string, unknown>,
+): Promise<{ outcome: string; row: EventRow | undefined }> {
+  const event = stripeEvent(type, object);
+  const answer = await deliverSigned(stack, JSON.stringify(event));
+  if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
+  const row = (await eventRows(stack.sql)).find((r) => r.stripe_event_id === event.id);
+  return { outcome: JSON.parse(answer.body).outcome as string, row };
+}
+
+/** An id shaped like Stripe's (`cs_test_…`, `pi_test_…`, `re_…`), unique to the test. */
+export function uniqueStripeId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+}
+
+/**
+ * An order of `amount` cents written with SQL (createOrderInSql), and the signed
+ * checkout.session.completed that pays it (sent unless told not to).
+ */
+export async function paidOrderInSql(
+  stack: TestStack,
+  product: string,
+  amount: number,
+  pay = true,
+) {
+  const sessionId = uniqueStripeId("cs_test");
+  const paymentIntent = uniqueStripeId("pi_test");
+  const { orderId } = await createOrderInSql(stack.sql, product, { sessionId, unitAmount: amount });
+  const completed = sessionObject(orderId, sessionId, {
+    amount_total: amount,
+    payment_status: "paid",
+    payment_intent: paymentIntent,
+  });
+  if (pay) await sendEvent(stack, "checkout.session.completed", completed);
+  return { orderId, paymentIntent, completed };
+}
+
+/** Runs `run` on every item, `size` at a time; the results keep the items' order. */
+export async function inBatches<T, R>(
+  items: T[],
+  size: number,
+  run: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...await Promise.all(items.slice(i, i + size).map(run)));
+  }
+  return results;
+}
+
+/** `n` guest checkouts of one bag of beans each, `size` at a time (raise BEANS' stock first). */
+export function guestCheckouts(
+  stack: TestStack,
+  n: number,
+  size = 20,
+): Promise<CreatedCheckout[]> {
+  return inBatches(
+    Array.from({ length: n }, (_, i) => i),
+    size,
+    () => guestCheckout(stack, [{ product_id: BEANS, quantity: 1 }]),
+  );
 }

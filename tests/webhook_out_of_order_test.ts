@@ -4,13 +4,12 @@ import { startTestStack } from "./harness.ts";
 import { DRIPPER, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
 import {
   deliverSigned,
-  emulatorEvents,
   eventRows,
-  eventsOfSession,
   guestCheckout,
   orderState,
   outboxTopics,
   requireEvent,
+  sessionEvents,
   startManualWebhookStack,
   stripeEvent,
   submitHostedPage,
@@ -30,7 +29,7 @@ Deno.test(
     // A session that completed never expires on Stripe, so the emulator cannot emit
     // this; the same session's expiry arriving late is what a stale replay would look like.
     const completed = requireEvent(
-      eventsOfSession(await emulatorEvents(stack), checkout.checkout_session_id),
+      await sessionEvents(stack, checkout.checkout_session_id),
       "checkout.session.completed",
     );
     const session = { ...completed.data.object, status: "expired", payment_status: "unpaid" };
@@ -58,7 +57,7 @@ Deno.test(
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
     await submitHostedPage(checkout.checkout_url, "pay_delayed_succeed");
     await control.settleAsync(checkout.checkout_session_id, "succeeded");
-    const events = eventsOfSession(await emulatorEvents(stack), checkout.checkout_session_id);
+    const events = await sessionEvents(stack, checkout.checkout_session_id);
     const completed = requireEvent(events, "checkout.session.completed");
     const succeeded = requireEvent(events, "checkout.session.async_payment_succeeded");
 
@@ -83,7 +82,7 @@ Deno.test(
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
     await submitHostedPage(checkout.checkout_url, "pay");
     const charge = await control.refund(checkout.checkout_session_id);
-    const events = eventsOfSession(await emulatorEvents(stack), checkout.checkout_session_id, [
+    const events = await sessionEvents(stack, checkout.checkout_session_id, [
       charge.payment_intent,
     ]);
     const completed = requireEvent(events, "checkout.session.completed");

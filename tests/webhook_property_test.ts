@@ -8,6 +8,12 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import postgres from "npm:postgres@3.4.9";
 import { createTestDatabase } from "./harness.ts";
+import {
+  applyEvent,
+  deliverBatches,
+  deliveryArbitrary,
+  interleave,
+} from "./webhook_property_helpers.ts";
 import { INTEGRATION, stockOfProduct } from "./checkout_helpers.ts";
 import { chargeObject, createOrderInSql, createProduct, sessionObject } from "./webhook_helpers.ts";
 
@@ -135,42 +141,7 @@ async function finalState(sql: postgres.Sql, orderId: string, productId: string)
   };
 }
 
-async function apply(sql: postgres.Sql, payload: string): Promise<string> {
-  const [row] = await sql<{ outcome: string }[]>`
-    select (public.apply_stripe_event(${payload}::text::jsonb)).outcome`;
-  if (!row) throw new Error("no outcome");
-  return row.outcome;
-}
-
-/** Delivers batches concurrently; an in-flight answer is retried later, as Stripe would. */
-async function deliver(sql: postgres.Sql, batches: string[][]): Promise<void> {
-  let retries: string[] = [];
-  for (const batch of [...batches]) {
-    const outcomes = await Promise.all(batch.map((payload) => apply(sql, payload)));
-    outcomes.forEach((outcome, i) => {
-      assert.notEqual(outcome, "failed");
-      if (outcome === "in_flight") retries.push(batch[i] ?? "");
-    });
-  }
-  while (retries.length > 0) {
-    const again = retries;
-    retries = [];
-    for (const payload of again) {
-      if ((await apply(sql, payload)) === "in_flight") retries.push(payload);
-    }
-  }
-}
-
-const delivery = fc.integer({ min: 0, max: SCENARIOS.length - 1 }).chain((scenario) => {
-  const n = SCENARIOS[scenario]?.length ?? 1;
-  return fc.record({
-    scenario: fc.constant(scenario),
-    extra: fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 2 * n }),
-    // Sort keys give any permutation; batch sizes group deliveries that run concurrently.
-    keys: fc.array(fc.double({ noNaN: true }), { minLength: 3 * n, maxLength: 3 * n }),
-    batchSizes: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 3 * n, maxLength: 3 * n }),
-  });
-});
+const delivery = deliveryArbitrary(SCENARIOS.map((steps) => steps.length));
 
 Deno.test(
   "any duplication and interleaving of a session's events ends like the ordered delivery",
@@ -180,30 +151,19 @@ Deno.test(
     const sql = postgres(database.url, { max: 4, onnotice: () => {} });
     try {
       await fc.assert(
-        fc.asyncProperty(delivery, async ({ scenario, extra, keys, batchSizes }) => {
-          const steps = SCENARIOS[scenario] ?? [];
+        fc.asyncProperty(delivery, async (chosen) => {
+          const steps = SCENARIOS[chosen.scenario] ?? [];
 
           const refProduct = await createProduct(sql, 10, UNIT_AMOUNT);
           const ref = await createOrderInSql(sql, refProduct, { unitAmount: UNIT_AMOUNT });
           for (const payload of buildEvents(ref.orderId, steps)) {
-            assert.notEqual(await apply(sql, payload), "failed");
+            assert.notEqual(await applyEvent(sql, payload), "failed");
           }
           const expected = await finalState(sql, ref.orderId, refProduct);
 
           const product = await createProduct(sql, 10, UNIT_AMOUNT);
           const order = await createOrderInSql(sql, product, { unitAmount: UNIT_AMOUNT });
-          const events = buildEvents(order.orderId, steps);
-          const indices = [...steps.keys(), ...extra]
-            .map((index, i) => ({ index, key: keys[i] ?? 0 }))
-            .sort((a, b) => a.key - b.key)
-            .map((d) => events[d.index] ?? "");
-          const batches: string[][] = [];
-          for (let i = 0, b = 0; i < indices.length; b++) {
-            const size = batchSizes[b] ?? 1;
-            batches.push(indices.slice(i, i + size));
-            i += size;
-          }
-          await deliver(sql, batches);
+          await deliverBatches(sql, interleave(buildEvents(order.orderId, steps), chosen));
 
           assert.deepEqual(await finalState(sql, order.orderId, product), expected);
           assert.ok(

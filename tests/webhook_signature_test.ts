@@ -10,7 +10,7 @@ import {
   sessionObject,
   stripeEvent,
 } from "./webhook_helpers.ts";
-import { createDb } from "../supabase/functions/_shared/db.ts";
+import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
 import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import { createWebhookHandler } from "../supabase/functions/_shared/webhook_handler.ts";
 import { parseWebhookConfig } from "../supabase/functions/_shared/webhook_config.ts";
@@ -133,7 +133,7 @@ Deno.test(
     const { orderId, payload } = await paidEventFor(stack);
     let nowMs = Date.now();
     const handler = createWebhookHandler({
-      db: createDb(stack.apiUrl, stack.serviceRoleKey),
+      rpc: rpcOf(createDb(stack.apiUrl, stack.serviceRoleKey)),
       stripe: createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl }),
       config: { STRIPE_WEBHOOK_SECRET: [OLD_SECRET, NEW_SECRET] },
       now: () => nowMs,

@@ -5,23 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { BEANS, emulator, INTEGRATION, stockOf } from "./checkout_helpers.ts";
-import { type CreatedCheckout, guestCheckout, startManualWebhookStack } from "./webhook_helpers.ts";
+import {
+  type CreatedCheckout,
+  guestCheckouts,
+  inBatches,
+  startManualWebhookStack,
+} from "./webhook_helpers.ts";
 
 const ORDERS = 500;
 const CONCURRENCY = 20;
 const INITIAL_STOCK = 10_000;
-
-async function inBatches<T, R>(
-  items: T[],
-  size: number,
-  run: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    results.push(...await Promise.all(items.slice(i, i + size).map(run)));
-  }
-  return results;
-}
 
 function shuffle<T>(items: T[]): T[] {
   const copy = [...items];
@@ -40,11 +33,7 @@ Deno.test(
     const control = emulator(stack);
     await stack.sql`update public.products set stock = ${INITIAL_STOCK} where id = ${BEANS}`;
 
-    const checkouts: CreatedCheckout[] = await inBatches(
-      Array.from({ length: ORDERS }, (_, i) => i),
-      CONCURRENCY,
-      () => guestCheckout(stack, [{ product_id: BEANS, quantity: 1 }]),
-    );
+    const checkouts: CreatedCheckout[] = await guestCheckouts(stack, ORDERS, CONCURRENCY);
     // Half pay by card and are refunded in full; half pay with a delayed method that fails.
     const refunded = checkouts.slice(0, ORDERS / 2);
     const failed = checkouts.slice(ORDERS / 2);

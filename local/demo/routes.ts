@@ -2,13 +2,14 @@
  * The demo shop, mounted on the local gateway through `extraRoutes` (local stack only, never
  * deployed). It serves the shop's files at their repository paths (`/client/*.js`,
  * `/local/demo/*`), so the browser resolves the same relative imports `deno check` does, and
- * two dev-only endpoints: the anon key the page needs, and a token for the demo user.
+ * two dev-only endpoints: the publishable key the page needs, and an ES256 access token for the
+ * demo user, signed with the stack's signing key as Supabase Auth would.
  */
-import { PROJECT_ROOT } from "../paths.ts";
+import { PROJECT_ROOT } from "../stack/paths.ts";
 
 /** What the demo needs from a running stack (a `Stack` fits). */
 export interface DemoBackend {
-  anonKey: string;
+  publishableKey: string;
   mintUserToken(opts: { sub: string; email?: string }): Promise<string>;
 }
 
@@ -51,7 +52,10 @@ export function createDemoRoutes(): DemoRoutes {
     if (pathname === "/favicon.ico") return new Response(null, { status: 204 });
     if (pathname === "/local/demo/config.json" && request.method === "GET") {
       if (!backend) return notReady();
-      return Response.json({ anonKey: backend.anonKey, demoUser: DEMO_USER }, noStore());
+      return Response.json(
+        { publishableKey: backend.publishableKey, demoUser: DEMO_USER },
+        noStore(),
+      );
     }
     if (pathname === "/local/demo/token" && request.method === "POST") {
       if (!backend) return notReady();

@@ -6,12 +6,14 @@
  * The Checkout button stays enabled while a checkout is under way, on purpose: a second click
  * sends the same cart with the same idempotency key, and the server answers it with the same
  * order and session. That is what this demo exists to show (tests/browser_checkout_test.ts).
+ * Back from the hosted page's Cancel (cancel_url is this page with `?cancelled=1`), the page
+ * releases the order at once (`cancelCheckout`): its stock is back before the session expires.
  */
 import {
+  cancelCheckout,
   CheckoutError,
   createCheckout,
   fetchTransport,
-  onPaymentFailed,
   readStoredKey,
 } from "../../client/mod.js";
 import {
@@ -33,7 +35,8 @@ const config = await loadConfig();
 const products = new Map();
 const transport = fetchTransport({
   functionsUrl: `${location.origin}/functions/v1`,
-  headers: { apikey: config.anonKey, authorization: `Bearer ${config.anonKey}` },
+  // A publishable key belongs in `apikey` only; the signed-in user's token goes in Authorization.
+  headers: { apikey: config.publishableKey },
 });
 
 const status = byId("status");
@@ -181,14 +184,34 @@ byId("sign-out").addEventListener("click", () => {
   renderWho();
 });
 
-const params = new URLSearchParams(location.search);
-if (params.has("cancelled")) {
-  // The session is still open: the kept key brings back the same order, not a second one.
-  onPaymentFailed();
-  say("Payment cancelled. Your cart and idempotency key are kept: checking out again resumes it.");
+/** Back from the hosted page's Cancel: give the order's reservation back now. */
+async function releaseCancelledOrder() {
+  say("Payment cancelled; releasing your order…");
+  try {
+    const released = await cancelCheckout({
+      transport,
+      accessToken: readSession()?.access_token,
+    });
+    say(
+      released
+        ? `Payment cancelled. Order ${released.order_id} is ${released.status} and its stock is ` +
+          "back; your cart is kept, and checking out again makes a new order."
+        : "Payment cancelled. Your cart is kept.",
+    );
+  } catch (error) {
+    say(
+      error instanceof CheckoutError
+        ? `Payment cancelled, but the order was not released: ${error.message} (${error.code})`
+        : `Payment cancelled, but the order was not released: ${String(error)}`,
+      true,
+    );
+  }
+  // A reload must not cancel again (it would be answered the same, but say so twice).
+  history.replaceState(null, "", location.pathname);
 }
 
 renderWho();
+if (new URLSearchParams(location.search).has("cancelled")) await releaseCancelledOrder();
 showKey();
 for (const product of /** @type {Product[]} */ (await rpc(config, "list_active_products"))) {
   products.set(product.id, product);

@@ -1,12 +1,12 @@
 // @ts-check
 /**
- * What both demo pages share: the stack's anon key, PostgREST-style RPC calls, and the cart
+ * What both demo pages share: the stack's publishable key, PostgREST-style RPC calls, and the cart
  * and demo sign-in kept in the browser. Same origin as the gateway, so no CORS is involved.
  */
 
 /**
  * @typedef {object} DemoConfig
- * @property {string} anonKey
+ * @property {string} publishableKey
  * @property {{ id: string, email: string }} demoUser
  */
 
@@ -37,7 +37,7 @@ export async function loadConfig() {
 }
 
 /**
- * POST /rest/v1/rpc/<name> as the anon role.
+ * POST /rest/v1/rpc/<name> as the anon role (the publishable key).
  *
  * @param {DemoConfig} config
  * @param {string} name
@@ -48,8 +48,7 @@ export async function rpc(config, name, args = {}) {
   const response = await fetch(`/rest/v1/rpc/${encodeURIComponent(name)}`, {
     method: "POST",
     headers: {
-      apikey: config.anonKey,
-      authorization: `Bearer ${config.anonKey}`,
+      apikey: config.publishableKey,
       "content-type": "application/json",
     },
     body: JSON.stringify(args),

@@ -1,22 +1,40 @@
 // @ts-check
 /**
- * The success page: Stripe's redirect is no proof of payment, so it asks the database (the
- * anon `order_status_by_session` RPC) until the webhook has settled the order, then retires
- * the idempotency key of a paid order.
+ * The success page: Stripe's redirect is no proof of payment, so it asks checkout-status,
+ * which confirms with Stripe (through the webhook's own transition) whichever of the two
+ * comes first, until the order is settled; then it retires the idempotency key of a paid
+ * order.
  */
 import { onOrderClosed, onPaymentSucceeded } from "../../client/mod.js";
-import { byId, clearCart, loadConfig, rpc } from "./shop_api.js";
+import { byId, clearCart } from "./shop_api.js";
 
 /** A delayed payment method may take a while; the page stops asking after this. */
 const POLL_FOR_MS = 120_000;
 const POLL_EVERY_MS = 500;
 const FINAL = new Set(["paid", "payment_failed", "expired", "refunded"]);
 
-const config = await loadConfig();
 const sessionId = new URLSearchParams(location.search).get("session_id") ?? "";
 byId("session-id").textContent = sessionId || "(none)";
 const statusLabel = byId("order-status");
 const note = byId("status");
+
+/**
+ * The order's status, or null while there is none (unknown session, network trouble).
+ * @param {string} id
+ * @returns {Promise<string | null>}
+ */
+async function fetchStatus(id) {
+  try {
+    const response = await fetch(
+      `/functions/v1/checkout-status?session_id=${encodeURIComponent(id)}`,
+    );
+    if (!response.ok) return null;
+    const body = await response.json();
+    return typeof body.status === "string" ? body.status : null;
+  } catch {
+    return null;
+  }
+}
 
 /** @param {string} status */
 function show(status) {
@@ -28,9 +46,7 @@ const deadline = Date.now() + POLL_FOR_MS;
 /** @type {string | null} */
 let status = null;
 while (Date.now() < deadline) {
-  const answer = await rpc(config, "order_status_by_session", { p_session_id: sessionId })
-    .catch(() => null);
-  status = typeof answer === "string" ? answer : null;
+  status = await fetchStatus(sessionId);
   if (status) show(status);
   if (status && FINAL.has(status)) break;
   await new Promise((resolve) => setTimeout(resolve, POLL_EVERY_MS));

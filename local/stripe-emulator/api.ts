@@ -4,20 +4,34 @@
  * included — is what Stripe saves and replays.
  */
 import {
-  checkExpand,
   createSession,
-  expandShape,
   expireSession,
   lineItemsList,
-  parseCreateSession,
+  prepareListSessions,
   renderSession,
   requireSession,
 } from "./checkout.ts";
-import { createCustomer, parseCreateCustomer, requireCustomer } from "./customers.ts";
+import { checkExpand, expandShape, parseCreateSession } from "./checkout_params.ts";
+import {
+  createCustomer,
+  parseCreateCustomer,
+  prepareCustomerSearch,
+  prepareListCustomers,
+  requireCustomer,
+} from "./customers.ts";
+import { requireDispute } from "./disputes.ts";
 import { resourceMissing, StripeApiError } from "./errors.ts";
 import { listEvents } from "./events.ts";
 import type { FormRecord } from "./form.ts";
 import { arrayOf, checkShape, objectOf, Params, scalar } from "./params.ts";
+import {
+  createRefund,
+  parseCreateRefund,
+  prepareListRefunds,
+  requireCharge,
+  requirePaymentIntent,
+  requireRefund,
+} from "./refunds.ts";
 import type { EmulatorState, RequestContext } from "./state.ts";
 
 export interface ApiResult {
@@ -44,6 +58,22 @@ function expandOnly(form: FormRecord, allowed: readonly string[]): string[] {
   return expand;
 }
 
+/** `GET <collection>/:id` for an object without expandable fields. */
+function retrieveRoute(
+  collection: string,
+  find: (state: EmulatorState, id: string) => unknown,
+): ApiRoute {
+  return {
+    method: "GET",
+    template: `GET ${collection}/:id`,
+    pattern: new RegExp(`^${collection}/([^/]+)$`),
+    prepare(form, id, state) {
+      expandOnly(form, []);
+      return () => ok(find(state, id));
+    },
+  };
+}
+
 const listPromotionCodesShape = objectOf({
   code: scalar,
   active: scalar,
@@ -61,6 +91,15 @@ export const API_ROUTES: ApiRoute[] = [
     prepare(form, _id, state) {
       const input = parseCreateSession(form, state.clock.now());
       return () => ok(renderSession(createSession(state, input), input.expand));
+    },
+  },
+  {
+    method: "GET",
+    template: "GET /v1/checkout/sessions",
+    pattern: /^\/v1\/checkout\/sessions$/,
+    prepare(form, _id, state) {
+      const list = prepareListSessions(form);
+      return () => ok(list(state));
     },
   },
   {
@@ -110,19 +149,30 @@ export const API_ROUTES: ApiRoute[] = [
   },
   {
     method: "GET",
-    template: "GET /v1/customers/:id",
-    pattern: /^\/v1\/customers\/([^/]+)$/,
-    prepare(form, id, state) {
-      expandOnly(form, []);
-      return () => ok(requireCustomer(state, id));
+    template: "GET /v1/customers",
+    pattern: /^\/v1\/customers$/,
+    prepare(form, _id, state) {
+      const list = prepareListCustomers(form);
+      return () => ok(list(state));
     },
   },
+  {
+    // Before `/v1/customers/:id`, which would otherwise take "search" for an id.
+    method: "GET",
+    template: "GET /v1/customers/search",
+    pattern: /^\/v1\/customers\/(search)$/,
+    prepare(form, _id, state) {
+      const search = prepareCustomerSearch(form);
+      return () => ok(search(state));
+    },
+  },
+  retrieveRoute("/v1/customers", requireCustomer),
   {
     method: "GET",
     template: "GET /v1/events",
     pattern: /^\/v1\/events$/,
     prepare(form, _id, state) {
-      const list = listEvents(state.events, form);
+      const list = listEvents(state.events, form, (id) => state.webhooks.deliverySuccess(id));
       return () => ok(list);
     },
   },
@@ -139,6 +189,28 @@ export const API_ROUTES: ApiRoute[] = [
       };
     },
   },
+  {
+    method: "POST",
+    template: "POST /v1/refunds",
+    pattern: /^\/v1\/refunds$/,
+    prepare(form, _id, state, request) {
+      const input = parseCreateRefund(form);
+      return () => ok(createRefund(state, input, request));
+    },
+  },
+  {
+    method: "GET",
+    template: "GET /v1/refunds",
+    pattern: /^\/v1\/refunds$/,
+    prepare(form, _id, state) {
+      const list = prepareListRefunds(form);
+      return () => ok(list(state));
+    },
+  },
+  retrieveRoute("/v1/refunds", requireRefund),
+  retrieveRoute("/v1/charges", requireCharge),
+  retrieveRoute("/v1/payment_intents", requirePaymentIntent),
+  retrieveRoute("/v1/disputes", requireDispute),
   {
     // Not in the suite's call list, but the only way a client can turn a code a shopper typed
     // into the `promo_…` id `discounts[0][promotion_code]` needs.

@@ -1,316 +1,16 @@
 /**
- * Checkout Sessions: parameter validation (a failure here is never saved under an idempotency
- * key), creation, and the lifecycle driven by the hosted page, the clock and the control API.
+ * Checkout Sessions' lifecycle: creation from validated parameters (checkout_params.ts), then
+ * completion, expiry and delayed-payment settlement driven by the hosted page, the clock and
+ * the control API.
  */
+import { type CreateSessionInput, MAX_EXPIRY_SECONDS } from "./checkout_params.ts";
 import { invalidRequest, resourceMissing, StripeApiError } from "./errors.ts";
-import type { FormRecord } from "./form.ts";
 import { newId } from "./ids.ts";
-import type { Charge, CheckoutSession, LineItem, Metadata, PaymentIntent } from "./objects.ts";
-import { arrayOf, checkShape, map, objectOf, Params, scalar } from "./params.ts";
+import type { Charge, CheckoutSession, LineItem, PaymentIntent } from "./objects.ts";
 import type { EmulatorState, RequestContext, SessionRecord } from "./state.ts";
 import { NO_REQUEST } from "./state.ts";
-
-/** Stripe: "anywhere from 30 minutes to 24 hours after Checkout Session creation". */
-const MIN_EXPIRY_SECONDS = 30 * 60;
-const MAX_EXPIRY_SECONDS = 24 * 60 * 60;
-/**
- * Clients compute `now + 30 min` on their own clock a moment before the emulator reads its
- * clock; a few seconds of slack keeps that default from failing at a second boundary.
- */
-const EXPIRY_SLACK_SECONDS = 5;
-/** Stripe's limits for one Checkout Session in payment mode. */
-const MAX_LINE_ITEMS = 100;
-const MAX_UNIT_AMOUNT = 99_999_999;
-const MAX_QUANTITY = 999_999;
-
-/** ISO 4217 codes Stripe settles in that tests are likely to use. */
-const CURRENCIES = new Set([
-  "usd",
-  "eur",
-  "gbp",
-  "jpy",
-  "cad",
-  "aud",
-  "chf",
-  "sek",
-  "nok",
-  "dkk",
-  "pln",
-  "czk",
-  "huf",
-  "nzd",
-  "sgd",
-  "hkd",
-  "mxn",
-  "brl",
-  "inr",
-  "krw",
-  "zar",
-  "ron",
-  "bgn",
-  "ils",
-  "try",
-  "thb",
-  "myr",
-  "php",
-  "idr",
-  "aed",
-]); // deno-fmt-ignore
-
-const lineItemShape = objectOf({
-  price: scalar,
-  quantity: scalar,
-  price_data: objectOf({
-    currency: scalar,
-    unit_amount: scalar,
-    product: scalar,
-    tax_behavior: scalar,
-    product_data: objectOf({
-      name: scalar,
-      description: scalar,
-      images: arrayOf(scalar),
-      metadata: map,
-      tax_code: scalar,
-    }),
-  }),
-});
-
-export const createSessionShape = objectOf({
-  mode: scalar,
-  line_items: arrayOf(lineItemShape),
-  success_url: scalar,
-  cancel_url: scalar,
-  client_reference_id: scalar,
-  customer: scalar,
-  customer_email: scalar,
-  customer_creation: scalar,
-  metadata: map,
-  payment_intent_data: objectOf({
-    metadata: map,
-    description: scalar,
-    receipt_email: scalar,
-    statement_descriptor: scalar,
-    statement_descriptor_suffix: scalar,
-    capture_method: scalar,
-  }),
-  expires_at: scalar,
-  discounts: arrayOf(objectOf({ promotion_code: scalar, coupon: scalar })),
-  allow_promotion_codes: scalar,
-  payment_method_types: arrayOf(scalar),
-  locale: scalar,
-  submit_type: scalar,
-  billing_address_collection: scalar,
-  ui_mode: scalar,
-  expand: arrayOf(scalar),
-});
-
-export const expandShape = objectOf({ expand: arrayOf(scalar) });
-
-export interface LineItemInput {
-  name: string;
-  description: string | null;
-  currency: string;
-  unitAmount: number;
-  quantity: number;
-  productMetadata: Metadata;
-}
-
-export interface CreateSessionInput {
-  lineItems: LineItemInput[];
-  currency: string;
-  successUrl: string;
-  cancelUrl: string | null;
-  clientReferenceId: string | null;
-  customer: string | null;
-  customerEmail: string | null;
-  customerCreation: "if_required" | "always" | null;
-  metadata: Metadata;
-  paymentIntentMetadata: Metadata;
-  paymentIntentDescription: string | null;
-  expiresAt: number | null;
-  promotionCode: string | null;
-  allowPromotionCodes: boolean | null;
-  paymentMethodTypes: string[];
-  locale: string | null;
-  submitType: string | null;
-  billingAddressCollection: string | null;
-  expand: string[];
-}
-
-function absoluteUrl(value: string | undefined, param: string): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || value.length > 5000) {
-    throw invalidRequest("Not a valid URL", param, "url_invalid");
-  }
-  return value;
-}
-
-export function checkExpand(expand: string[], allowed: readonly string[]): void {
-  expand.forEach((field, index) => {
-    if (!allowed.includes(field)) {
-      throw invalidRequest(`This property cannot be expanded (${field}).`, `expand[${index}]`);
-    }
-  });
-}
-
-function parseLineItem(item: Params): LineItemInput {
-  const quantity = item.integer("quantity", { required: true, min: 1, max: MAX_QUANTITY }) ?? 1;
-  const price = item.string("price");
-  if (price !== undefined) throw resourceMissing("price", price, item.path("price"));
-  const priceData = item.child("price_data", { required: true });
-  if (!priceData) {
-    throw invalidRequest(
-      `Missing required param: ${item.path("price_data")}.`,
-      item.path("price_data"),
-    );
-  }
-  const currency = priceData.string("currency", { required: true }) ?? "";
-  if (!/^[a-z]{3}$/.test(currency) || !CURRENCIES.has(currency)) {
-    throw invalidRequest(
-      `Invalid currency: ${currency}. Stripe currently supports these currencies: ${
-        [...CURRENCIES].join(", ")
-      }`,
-      priceData.path("currency"),
-    );
-  }
-  const unitAmount =
-    priceData.integer("unit_amount", { required: true, min: 0, max: MAX_UNIT_AMOUNT }) ?? 0;
-  const product = priceData.string("product");
-  if (product !== undefined) throw resourceMissing("product", product, priceData.path("product"));
-  const productData = priceData.child("product_data", { required: true });
-  if (!productData) {
-    throw invalidRequest(`Missing required param: ${priceData.path("product_data")}.`);
-  }
-  return {
-    name: productData.string("name", { required: true, maxLength: 250 }) ?? "",
-    description: productData.string("description") ?? null,
-    currency,
-    unitAmount,
-    quantity,
-    productMetadata: productData.metadata("metadata"),
-  };
-}
-
-/** Stripe's parameter validation for `POST /v1/checkout/sessions`, using the emulator clock. */
-export function parseCreateSession(form: FormRecord, now: number): CreateSessionInput {
-  checkShape(form, createSessionShape, "");
-  const p = new Params(form);
-  const mode = p.oneOf("mode", ["payment", "setup", "subscription"] as const, { required: true });
-  if (mode !== "payment") {
-    throw invalidRequest(
-      `The Stripe emulator supports mode=payment only, got mode=${mode}.`,
-      "mode",
-    );
-  }
-  const uiMode = p.oneOf("ui_mode", ["hosted", "embedded", "custom"] as const);
-  if (uiMode !== undefined && uiMode !== "hosted") {
-    throw invalidRequest(`The Stripe emulator supports ui_mode=hosted only.`, "ui_mode");
-  }
-  const items = p.list("line_items");
-  if (items.length === 0) {
-    throw invalidRequest(
-      "You must provide at least one `line_items` when `mode` is `payment`.",
-      "line_items",
-      "parameter_missing",
-    );
-  }
-  if (items.length > MAX_LINE_ITEMS) {
-    throw invalidRequest(`You may only specify up to ${MAX_LINE_ITEMS} line items.`, "line_items");
-  }
-  const lineItems = items.map(parseLineItem);
-  const currency = lineItems[0]?.currency ?? "usd";
-  lineItems.forEach((item, index) => {
-    if (item.currency !== currency) {
-      throw invalidRequest(
-        `Checkout does not support multiple currencies: line item ${index} uses ${item.currency}, the session uses ${currency}.`,
-        `line_items[${index}][price_data][currency]`,
-      );
-    }
-  });
-  const successUrl = absoluteUrl(p.string("success_url", { required: true }), "success_url") ?? "";
-  const cancelUrl = absoluteUrl(p.string("cancel_url"), "cancel_url") ?? null;
-  const customer = p.string("customer") ?? null;
-  const customerEmail = p.string("customer_email", { maxLength: 512 }) ?? null;
-  if (customer !== null && customerEmail !== null) {
-    throw invalidRequest(
-      "You may only specify one of these parameters: customer, customer_email.",
-      "customer_email",
-      "parameters_exclusive",
-    );
-  }
-  if (customerEmail !== null && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(customerEmail)) {
-    throw invalidRequest(
-      `Invalid email address: ${customerEmail}`,
-      "customer_email",
-      "email_invalid",
-    );
-  }
-  const expiresAt = p.integer("expires_at") ?? null;
-  if (expiresAt !== null) {
-    if (expiresAt < now + MIN_EXPIRY_SECONDS - EXPIRY_SLACK_SECONDS) {
-      throw invalidRequest(
-        `The \`expires_at\` timestamp must be at least 30 minutes from Checkout Session creation (${expiresAt} is ${
-          expiresAt - now
-        } s from now).`,
-        "expires_at",
-      );
-    }
-    if (expiresAt > now + MAX_EXPIRY_SECONDS) {
-      throw invalidRequest(
-        `The \`expires_at\` timestamp must be less than 24 hours from Checkout Session creation (${expiresAt} is ${
-          expiresAt - now
-        } s from now).`,
-        "expires_at",
-      );
-    }
-  }
-  const discounts = p.list("discounts");
-  if (discounts.length > 1) throw invalidRequest("You may only specify one discount.", "discounts");
-  const discount = discounts[0];
-  const coupon = discount?.string("coupon");
-  if (coupon !== undefined) throw resourceMissing("coupon", coupon, "discounts[0][coupon]");
-  const promotionCode = discount?.string("promotion_code") ?? null;
-  const allowPromotionCodes = p.boolean("allow_promotion_codes") ?? null;
-  if (allowPromotionCodes !== null && discounts.length > 0) {
-    throw invalidRequest(
-      "You may only specify one of these parameters: allow_promotion_codes, discounts.",
-      "discounts",
-      "parameters_exclusive",
-    );
-  }
-  const piData = p.child("payment_intent_data");
-  const expand = p.strings("expand");
-  checkExpand(expand, ["line_items"]);
-  return {
-    lineItems,
-    currency,
-    successUrl,
-    cancelUrl,
-    clientReferenceId: p.string("client_reference_id", { maxLength: 200 }) ?? null,
-    customer,
-    customerEmail,
-    customerCreation: p.oneOf("customer_creation", ["if_required", "always"] as const) ?? null,
-    metadata: p.metadata("metadata"),
-    paymentIntentMetadata: piData?.metadata("metadata") ?? {},
-    paymentIntentDescription: piData?.string("description") ?? null,
-    expiresAt,
-    promotionCode,
-    allowPromotionCodes,
-    paymentMethodTypes: p.strings("payment_method_types"),
-    locale: p.string("locale") ?? null,
-    submitType: p.oneOf("submit_type", ["auto", "book", "donate", "pay", "subscribe"] as const) ??
-      null,
-    billingAddressCollection:
-      p.oneOf("billing_address_collection", ["auto", "required"] as const) ?? null,
-    expand,
-  };
-}
+import type { FormRecord } from "./form.ts";
+import { arrayOf, checkShape, objectOf, Params, scalar } from "./params.ts";
 
 function discountFor(state: EmulatorState, input: CreateSessionInput, subtotal: number): number {
   if (input.promotionCode === null) return 0;
@@ -476,6 +176,7 @@ function chargeFor(state: EmulatorState, record: SessionRecord, intent: PaymentI
     currency: intent.currency,
     customer: record.session.customer,
     description: intent.description,
+    disputed: false,
     livemode: false,
     metadata: { ...intent.metadata },
     paid: true,
@@ -596,48 +297,6 @@ export function settleAsyncPayment(
   return record;
 }
 
-/** Refunds (part of) a paid session's charge and emits `charge.refunded`. */
-export function refundSession(
-  state: EmulatorState,
-  id: string,
-  amount: number | undefined,
-): Charge {
-  const record = requireSession(state, id);
-  const intent = record.session.payment_intent
-    ? state.paymentIntents.get(record.session.payment_intent)
-    : undefined;
-  const charge = intent?.latest_charge ? state.charges.get(intent.latest_charge) : undefined;
-  if (record.session.payment_status !== "paid" || !charge) {
-    throw invalidRequest(`Checkout Session ${id} has no successful charge to refund.`);
-  }
-  const remaining = charge.amount - charge.amount_refunded;
-  const value = amount ?? remaining;
-  if (!Number.isInteger(value) || value <= 0 || value > remaining) {
-    throw invalidRequest(
-      `Refund amount (${value}) must be a positive integer no greater than the unrefunded amount (${remaining}).`,
-      "amount",
-    );
-  }
-  charge.amount_refunded += value;
-  charge.refunded = charge.amount_refunded === charge.amount;
-  charge.refunds.data.unshift({
-    id: newId("re"),
-    object: "refund",
-    amount: value,
-    charge: charge.id,
-    created: state.clock.now(),
-    currency: charge.currency,
-    metadata: {},
-    payment_intent: charge.payment_intent,
-    reason: null,
-    status: "succeeded",
-  });
-  charge.refunds.total_count += 1;
-  state.counters.created("refund");
-  state.emit("charge.refunded", charge);
-  return charge;
-}
-
 export function lineItemsList(
   record: SessionRecord,
 ): { object: "list"; data: LineItem[]; has_more: false; url: string } {
@@ -657,4 +316,55 @@ export function renderSession(
   return expand.includes("line_items")
     ? { ...record.session, line_items: lineItemsList(record) }
     : record.session;
+}
+
+const listSessionsShape = objectOf({
+  created: objectOf({ gt: scalar, gte: scalar, lt: scalar, lte: scalar }),
+  status: scalar,
+  limit: scalar,
+  starting_after: scalar,
+  expand: arrayOf(scalar),
+});
+
+/**
+ * `GET /v1/checkout/sessions`: newest first, with Stripe's `created` range and `status`
+ * filters and the `starting_after` cursor the SDK's auto-pagination uses.
+ */
+export function prepareListSessions(form: FormRecord): (state: EmulatorState) => unknown {
+  checkShape(form, listSessionsShape, "");
+  const p = new Params(form);
+  const created = p.child("created");
+  const gt = created?.integer("gt");
+  const gte = created?.integer("gte");
+  const lt = created?.integer("lt");
+  const lte = created?.integer("lte");
+  const status = p.string("status");
+  if (status !== undefined && !["open", "complete", "expired"].includes(status)) {
+    throw invalidRequest(
+      `Invalid status: must be one of open, complete, or expired`,
+      "status",
+    );
+  }
+  const limit = p.integer("limit", { min: 1, max: 100 }) ?? 10;
+  const after = p.string("starting_after");
+  return (state) => {
+    const all = [...state.sessions.values()].map((record) => record.session).reverse();
+    let data = all;
+    if (after !== undefined) {
+      const at = all.findIndex((session) => session.id === after);
+      if (at < 0) throw invalidRequest(`No such checkout.session: '${after}'`, "starting_after");
+      data = all.slice(at + 1);
+    }
+    data = data.filter((s) =>
+      (gt === undefined || s.created > gt) && (gte === undefined || s.created >= gte) &&
+      (lt === undefined || s.created < lt) && (lte === undefined || s.created <= lte) &&
+      (status === undefined || s.status === status)
+    );
+    return {
+      object: "list",
+      data: data.slice(0, limit),
+      has_more: data.length > limit,
+      url: "/v1/checkout/sessions",
+    };
+  };
 }

@@ -1,18 +1,22 @@
 /**
  * The control API under `/_emulator/` (JSON in and out, no auth): faults, counters, manual
- * event delivery, the clock, webhook settings, promotion codes, payment helpers and reset.
+ * event delivery, the clock, webhook settings, promotion codes, payment, refund and dispute
+ * helpers, and reset.
  * Routes and shapes are documented in README.md.
  */
-import {
-  completeSession,
-  expireSession,
-  refundSession,
-  settleAsyncPayment,
-  sweepExpired,
-} from "./checkout.ts";
+import { completeSession, expireSession, settleAsyncPayment, sweepExpired } from "./checkout.ts";
+import { closeDispute, DISPUTE_REASONS, openDispute } from "./disputes.ts";
 import { invalidRequest, resourceMissing, StripeApiError } from "./errors.ts";
 import { newId } from "./ids.ts";
-import type { PromotionCode, StripeEvent } from "./objects.ts";
+import type { Charge, PromotionCode, StripeEvent } from "./objects.ts";
+import {
+  failRefund,
+  REFUND_FAILURE_REASONS,
+  REFUND_REASONS,
+  refundCharge,
+  requireCharge,
+  sessionCharge,
+} from "./refunds.ts";
 import type { EmulatorState } from "./state.ts";
 
 type Json = Record<string, unknown>;
@@ -57,6 +61,54 @@ function outcomeOf(body: Json): "succeeded" | "failed" | undefined {
     `outcome must be "succeeded" or "failed", got ${JSON.stringify(outcome)}`,
     "outcome",
   );
+}
+
+function oneOf<T extends string>(
+  body: Json,
+  key: string,
+  values: readonly T[],
+): T | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  const match = values.find((v) => v === value);
+  if (match === undefined) {
+    throw invalidRequest(
+      `${key} must be one of ${values.join(", ")}, got ${JSON.stringify(value)}`,
+      key,
+    );
+  }
+  return match;
+}
+
+function metadataOf(body: Json): Record<string, string> {
+  const value = body.metadata ?? {};
+  if (!isJsonObject(value)) {
+    throw invalidRequest("metadata must be an object of strings", "metadata");
+  }
+  const metadata: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item !== "string") {
+      throw invalidRequest("metadata must be an object of strings", `metadata[${key}]`);
+    }
+    metadata[key] = item;
+  }
+  return metadata;
+}
+
+/** A "Dashboard" refund of a charge: Stripe's events, no API request behind it. */
+function dashboardRefund(state: EmulatorState, charge: Charge, body: Json) {
+  return refundCharge(state, charge, {
+    amount: optionalInt(body, "amount", 1),
+    reason: oneOf(body, "reason", REFUND_REASONS) ?? null,
+    metadata: metadataOf(body),
+  });
+}
+
+function disputeOptions(body: Json) {
+  return {
+    reason: oneOf(body, "reason", DISPUTE_REASONS),
+    amount: optionalInt(body, "amount", 1),
+  };
 }
 
 function requireEvent(state: EmulatorState, id: string): StripeEvent {
@@ -117,6 +169,17 @@ function createPromotionCode(state: EmulatorState, body: Json): PromotionCode {
   return promo;
 }
 
+function webhookState(state: EmulatorState) {
+  return {
+    auto: state.webhooks.auto,
+    endpoint: state.webhooks.endpoint ?? null,
+    endpoint_state: state.webhooks.endpointState,
+    missed: state.webhooks.missed,
+    pending: state.webhooks.pending,
+    deliveries: state.webhooks.deliveries,
+  };
+}
+
 async function deliverMany(
   state: EmulatorState,
   events: StripeEvent[],
@@ -146,13 +209,20 @@ async function route(state: EmulatorState, request: Request, path: string): Prom
     state.clock.advance(seconds);
     return json({ ...state.clock.toJSON(), expired: sweepExpired(state) });
   }
-  if (key === "GET /_emulator/webhooks") {
-    return json({
-      auto: state.webhooks.auto,
-      endpoint: state.webhooks.endpoint ?? null,
-      pending: state.webhooks.pending,
-      deliveries: state.webhooks.deliveries,
-    });
+  if (key === "GET /_emulator/webhooks") return json(webhookState(state));
+  if (key === "POST /_emulator/webhooks/stop") {
+    const mode = oneOf(await readJson(request), "mode", ["hold", "fail"] as const) ?? "hold";
+    state.webhooks.stop(mode);
+    return json(webhookState(state));
+  }
+  if (key === "POST /_emulator/webhooks/resume") {
+    const body = await readJson(request);
+    const deliver = body.deliver_pending ?? true;
+    if (typeof deliver !== "boolean") {
+      throw invalidRequest("deliver_pending must be a boolean", "deliver_pending");
+    }
+    const scheduled = state.webhooks.resume(deliver);
+    return json({ ...webhookState(state), delivering: scheduled });
   }
   if (key === "POST /_emulator/webhooks") {
     const body = await readJson(request);
@@ -215,7 +285,27 @@ async function route(state: EmulatorState, request: Request, path: string): Prom
   }
   if (
     method === "POST" &&
-    (match = /^\/_emulator\/sessions\/([^/]+)\/(pay|async|refund|expire)$/.exec(path))
+    (match = /^\/_emulator\/charges\/([^/]+)\/(refund|dispute)$/.exec(path))
+  ) {
+    const charge = requireCharge(state, match[1] ?? "");
+    const body = await readJson(request);
+    return match[2] === "refund"
+      ? json(dashboardRefund(state, charge, body), 201)
+      : json(openDispute(state, charge, disputeOptions(body)), 201);
+  }
+  if (method === "POST" && (match = /^\/_emulator\/refunds\/([^/]+)\/fail$/.exec(path))) {
+    const body = await readJson(request);
+    const reason = oneOf(body, "failure_reason", REFUND_FAILURE_REASONS);
+    return json(failRefund(state, match[1] ?? "", reason ?? "expired_or_canceled_card"));
+  }
+  if (method === "POST" && (match = /^\/_emulator\/disputes\/([^/]+)\/close$/.exec(path))) {
+    const status = oneOf(await readJson(request), "status", ["won", "lost"] as const);
+    if (status === undefined) throw invalidRequest(`status must be "won" or "lost"`, "status");
+    return json(closeDispute(state, match[1] ?? "", status));
+  }
+  if (
+    method === "POST" &&
+    (match = /^\/_emulator\/sessions\/([^/]+)\/(pay|async|refund|dispute|expire)$/.exec(path))
   ) {
     const id = match[1] ?? "";
     const body = await readJson(request);
@@ -237,8 +327,17 @@ async function route(state: EmulatorState, request: Request, path: string): Prom
       }
       case "async":
         return json(settleAsyncPayment(state, id, outcomeOf(body)).session);
-      case "refund":
-        return json(refundSession(state, id, optionalInt(body, "amount", 1)));
+      case "refund": {
+        // Legacy: emits charge.refunded only and answers the charge (see README.md).
+        const charge = sessionCharge(state, id);
+        refundCharge(state, charge, {
+          amount: optionalInt(body, "amount", 1),
+          events: "charge_refunded_only",
+        });
+        return json(charge);
+      }
+      case "dispute":
+        return json(openDispute(state, sessionCharge(state, id), disputeOptions(body)), 201);
       default:
         return json(expireSession(state, id).session);
     }

@@ -1,8 +1,18 @@
 /** A typed client for the emulator's control API, for tests and the local stack. */
 import type { CountersSnapshot } from "./counters.ts";
 import type { Fault, FaultMode, FaultPhase } from "./faults.ts";
-import type { Charge, CheckoutSession, PromotionCode, StripeEvent } from "./objects.ts";
-import type { DeliveryRecord } from "./webhooks.ts";
+import type { DisputeReason } from "./disputes.ts";
+import type {
+  Charge,
+  CheckoutSession,
+  Dispute,
+  PromotionCode,
+  Refund,
+  RefundReason,
+  StripeEvent,
+} from "./objects.ts";
+import type { RefundFailureReason } from "./refunds.ts";
+import type { DeliveryRecord, EndpointState } from "./webhooks.ts";
 
 export interface FaultInput {
   route: string;
@@ -23,6 +33,11 @@ export interface ClockState {
 export interface WebhookState {
   auto: boolean;
   endpoint: string | null;
+  /** "up", or down since `stopWebhooks`: "hold" (not attempted) or "fail" (attempts fail). */
+  endpoint_state: EndpointState;
+  /** Events held or failed while down, not yet handed back by `resumeWebhooks`. */
+  missed: number;
+  /** Deliveries running now (retry schedules included). */
   pending: number;
   deliveries: DeliveryRecord[];
 }
@@ -63,6 +78,18 @@ export class EmulatorControl {
     settings: { auto?: boolean; endpoint?: string | null },
   ): Promise<{ auto: boolean; endpoint: string | null }> {
     return this.#call("POST", "/webhooks", settings);
+  }
+  /** The endpoint goes down; events are still created and listed. */
+  stopWebhooks(mode: "hold" | "fail" = "hold"): Promise<WebhookState> {
+    return this.#call("POST", "/webhooks/stop", { mode });
+  }
+  /** The endpoint is back; `deliverPending` (default true) redelivers what was missed. */
+  resumeWebhooks(
+    options: { deliverPending?: boolean } = {},
+  ): Promise<WebhookState & { delivering: string[] }> {
+    return this.#call("POST", "/webhooks/resume", {
+      deliver_pending: options.deliverPending ?? true,
+    });
   }
   events(): Promise<{ data: StripeEvent[] }> {
     return this.#call("GET", "/events");
@@ -107,6 +134,38 @@ export class EmulatorControl {
       `/sessions/${sessionId}/refund`,
       amount === undefined ? {} : { amount },
     );
+  }
+  /** A "Dashboard" refund of a charge (no API key, no idempotency key): Stripe's events. */
+  refundCharge(
+    chargeId: string,
+    input: { amount?: number; reason?: RefundReason; metadata?: Record<string, string> } = {},
+  ): Promise<Refund> {
+    return this.#call("POST", `/charges/${chargeId}/refund`, input);
+  }
+  /** The refund fails later: `refund.failed`, `refund.updated`, `charge.refund.updated`. */
+  failRefund(refundId: string, failureReason?: RefundFailureReason): Promise<Refund> {
+    return this.#call(
+      "POST",
+      `/refunds/${refundId}/fail`,
+      failureReason === undefined ? {} : { failure_reason: failureReason },
+    );
+  }
+  /** Opens a dispute on a paid session's charge: `charge.dispute.created`. */
+  openDispute(
+    sessionId: string,
+    input: { reason?: DisputeReason; amount?: number } = {},
+  ): Promise<Dispute> {
+    return this.#call("POST", `/sessions/${sessionId}/dispute`, input);
+  }
+  openChargeDispute(
+    chargeId: string,
+    input: { reason?: DisputeReason; amount?: number } = {},
+  ): Promise<Dispute> {
+    return this.#call("POST", `/charges/${chargeId}/dispute`, input);
+  }
+  /** Closes a dispute: `charge.dispute.closed` with status won or lost. */
+  closeDispute(disputeId: string, status: "won" | "lost"): Promise<Dispute> {
+    return this.#call("POST", `/disputes/${disputeId}/close`, { status });
   }
   setAsyncPaymentDelay(ms: number | null): Promise<{ async_payment_delay_ms: number | null }> {
     return this.#call("POST", "/config", { async_payment_delay_ms: ms });

@@ -6,6 +6,7 @@ export type CreatedKind =
   | "payment_intent"
   | "charge"
   | "refund"
+  | "dispute"
   | "promotion_code";
 
 export interface CountersSnapshot {
@@ -24,6 +25,7 @@ function emptyCreated(): Record<CreatedKind, number> {
     payment_intent: 0,
     charge: 0,
     refund: 0,
+    dispute: 0,
     promotion_code: 0,
   };
 }

@@ -65,6 +65,19 @@ export function resourceMissing(
   );
 }
 
+/** The object with this id, or Stripe's `resource_missing` naming `param`. */
+export function requireObject<T>(
+  objects: ReadonlyMap<string, T>,
+  kind: string,
+  id: string,
+  param = "id",
+  status = 404,
+): T {
+  const object = objects.get(id);
+  if (object === undefined) throw resourceMissing(kind, id, param, status);
+  return object;
+}
+
 /**
  * The error body for a status injected by a fault. It mirrors what Stripe (or a proxy in front
  * of it) sends for that status, so the SDK maps it to the same error class it would in production.

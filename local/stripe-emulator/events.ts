@@ -1,4 +1,7 @@
-/** `GET /v1/events`: newest first, with Stripe's `type`/`types`/`created`/cursor filters. */
+/**
+ * `GET /v1/events`: newest first, with Stripe's `type`/`types`/`created`/`delivery_success`
+ * filters and `starting_after`/`ending_before` cursors.
+ */
 import { invalidRequest, resourceMissing } from "./errors.ts";
 import type { FormRecord } from "./form.ts";
 import type { StripeEvent } from "./objects.ts";
@@ -29,7 +32,16 @@ function typeMatcher(pattern: string): (type: string) => boolean {
   return (type) => type.startsWith(head) && type.endsWith(tail);
 }
 
-export function listEvents(events: StripeEvent[], query: FormRecord): EventList {
+/**
+ * `delivery_success` reads `deliverySuccess(id)`: true once the endpoint answered a 2xx, false
+ * while an event owed to it is not delivered (pending, failing, held), undefined when no
+ * endpoint was set when it was created (then it matches neither value).
+ */
+export function listEvents(
+  events: StripeEvent[],
+  query: FormRecord,
+  deliverySuccess: (id: string) => boolean | undefined,
+): EventList {
   checkShape(query, listEventsShape, "");
   const p = new Params(query);
   const limit = p.integer("limit", { min: 1, max: 100 }) ?? 10;
@@ -43,6 +55,7 @@ export function listEvents(events: StripeEvent[], query: FormRecord): EventList 
     );
   }
   const matchers = (type !== undefined ? [type] : types).map(typeMatcher);
+  const delivered = p.boolean("delivery_success");
   const created = p.child("created");
   const gt = created?.integer("gt");
   const gte = created?.integer("gte");
@@ -59,7 +72,8 @@ export function listEvents(events: StripeEvent[], query: FormRecord): EventList 
   const filtered = [...events].reverse().filter((e) =>
     (matchers.length === 0 || matchers.some((m) => m(e.type))) &&
     (gt === undefined || e.created > gt) && (gte === undefined || e.created >= gte) &&
-    (lt === undefined || e.created < lt) && (lte === undefined || e.created <= lte)
+    (lt === undefined || e.created < lt) && (lte === undefined || e.created <= lte) &&
+    (delivered === undefined || deliverySuccess(e.id) === delivered)
   );
   // Cursors refer to events in the full list (a cursor outside the filter still positions it).
   const all = [...events].reverse();

@@ -39,12 +39,15 @@ function intField(
   return value;
 }
 
-/** Normalises "POST /v1/checkout/sessions/cs_test_x/expire" style routes to their template. */
+/**
+ * Normalises "POST /v1/checkout/sessions/cs_test_x/expire" style routes to their template
+ * (the object id becomes `:id`; `/v1/customers/search` stays as it is).
+ */
 export function routeTemplate(method: string, path: string): string {
-  const templated = path
-    .replace(/\/v1\/checkout\/sessions\/[^/]+/, "/v1/checkout/sessions/:id")
-    .replace(/\/v1\/customers\/[^/]+/, "/v1/customers/:id")
-    .replace(/\/v1\/events\/[^/]+/, "/v1/events/:id");
+  const templated = path.replace(
+    /^(\/v1\/(?:checkout\/sessions|customers|events|refunds|charges|payment_intents|disputes))\/(?!search$)[^/]+/,
+    "$1/:id",
+  );
   return `${method.toUpperCase()} ${templated}`;
 }
 

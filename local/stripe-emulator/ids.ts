@@ -13,6 +13,7 @@ export type IdPrefix =
   | "pi"
   | "ch"
   | "re"
+  | "dp"
   | "promo"
   | "req"
   | "li"

@@ -137,6 +137,7 @@ export interface Charge {
   description: string | null;
   livemode: false;
   metadata: Metadata;
+  disputed: boolean;
   paid: boolean;
   payment_intent: string;
   refunded: boolean;
@@ -144,17 +145,57 @@ export interface Charge {
   refunds: { object: "list"; data: Refund[]; has_more: false; total_count: number; url: string };
 }
 
+export type RefundStatus = "pending" | "succeeded" | "failed" | "canceled";
+export type RefundReason = "duplicate" | "fraudulent" | "requested_by_customer";
+
 export interface Refund {
   id: string;
   object: "refund";
   amount: number;
+  balance_transaction: null;
   charge: string;
   created: number;
   currency: string;
+  destination_details: null;
+  failure_reason: string | null;
   metadata: Metadata;
   payment_intent: string;
-  reason: string | null;
-  status: "succeeded";
+  reason: RefundReason | null;
+  receipt_number: null;
+  source_transfer_reversal: null;
+  status: RefundStatus;
+  transfer_reversal: null;
+}
+
+export type DisputeStatus =
+  | "warning_needs_response"
+  | "warning_under_review"
+  | "warning_closed"
+  | "needs_response"
+  | "under_review"
+  | "won"
+  | "lost";
+
+export interface Dispute {
+  id: string;
+  object: "dispute";
+  amount: number;
+  balance_transactions: [];
+  charge: string;
+  created: number;
+  currency: string;
+  evidence_details: {
+    due_by: number;
+    has_evidence: boolean;
+    past_due: boolean;
+    submission_count: number;
+  };
+  is_charge_refundable: boolean;
+  livemode: false;
+  metadata: Metadata;
+  payment_intent: string;
+  reason: string;
+  status: DisputeStatus;
 }
 
 export interface PromotionCode {
@@ -176,14 +217,15 @@ export interface PromotionCode {
   metadata: Metadata;
 }
 
-export type EventObject = CheckoutSession | Customer | Charge;
+export type EventObject = CheckoutSession | Customer | Charge | Refund | Dispute;
 
 export interface StripeEvent {
   id: string;
   object: "event";
   api_version: string;
   created: number;
-  data: { object: EventObject };
+  /** `previous_attributes`: the changed fields' old values, on `*.updated` events. */
+  data: { object: EventObject; previous_attributes?: Record<string, unknown> };
   livemode: false;
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };

@@ -97,7 +97,11 @@ function deliverOutcome(
   saved: SavedResponse,
   options: AnswerOptions,
 ): Response {
-  if (fault?.mode === "after") return answerError(injectedError(fault.status), options);
+  // The answer was lost on the way (a proxy's error): Stripe's replay headers never reach the
+  // client, or a lost replayed success would pass for a replayed 5xx.
+  if (fault?.mode === "after") {
+    return answerError(injectedError(fault.status), { ...options, replayOf: undefined });
+  }
   if (fault?.mode === "drop_after") return droppedResponse(saved.status, saved.body, options);
   return answer(saved.status, saved.body, options);
 }

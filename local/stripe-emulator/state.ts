@@ -11,11 +11,13 @@ import type {
   Charge,
   CheckoutSession,
   Customer,
+  Dispute,
   EventObject,
   LineItem,
   Metadata,
   PaymentIntent,
   PromotionCode,
+  Refund,
   StripeEvent,
 } from "./objects.ts";
 import { TimerSet } from "./timers.ts";
@@ -63,6 +65,8 @@ export class EmulatorState {
   readonly customers = new Map<string, Customer>();
   readonly paymentIntents = new Map<string, PaymentIntent>();
   readonly charges = new Map<string, Charge>();
+  readonly refunds = new Map<string, Refund>();
+  readonly disputes = new Map<string, Dispute>();
   readonly promotionCodes = new Map<string, PromotionCode>();
   readonly events: StripeEvent[] = [];
   baseUrl = "";
@@ -84,16 +88,28 @@ export class EmulatorState {
     this.options.log(message);
   }
 
-  /** Records an event with a snapshot of the object as it is now, and hands it to delivery. */
-  emit(type: string, object: EventObject, request: RequestContext = NO_REQUEST): StripeEvent {
+  /**
+   * Records an event with a snapshot of the object as it is now (and, for `*.updated` events,
+   * the changed fields' old values), and hands it to delivery.
+   */
+  emit(
+    type: string,
+    object: EventObject,
+    request: RequestContext = NO_REQUEST,
+    previousAttributes?: Record<string, unknown>,
+  ): StripeEvent {
     const event: StripeEvent = {
       id: newId("evt"),
       object: "event",
       api_version: EMULATOR_API_VERSION,
       created: this.clock.now(),
-      data: { object: structuredClone(object) },
+      data: previousAttributes === undefined ? { object: structuredClone(object) } : {
+        object: structuredClone(object),
+        previous_attributes: structuredClone(previousAttributes),
+      },
       livemode: false,
-      pending_webhooks: this.webhooks.auto && this.webhooks.endpoint ? 1 : 0,
+      // Set by the dispatcher: 1 while the endpoint is owed the event, 0 once delivered.
+      pending_webhooks: 0,
       request: { id: request.requestId, idempotency_key: request.idempotencyKey },
       type,
     };
@@ -116,6 +132,8 @@ export class EmulatorState {
     this.customers.clear();
     this.paymentIntents.clear();
     this.charges.clear();
+    this.refunds.clear();
+    this.disputes.clear();
     this.promotionCodes.clear();
     this.events.length = 0;
     this.webhooks.reset(this.options.webhookEndpoint);

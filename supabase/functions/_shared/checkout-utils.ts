@@ -1,12 +1,15 @@
 /**
- * Stripe operations made idempotent end to end (SPEC §2, §4):
- * claim the operation in `stripe_idempotency_keys` (which mints its key once) →
- * call Stripe with the stored key → record the resource id, or release the lease
- * (retryable) or fail the operation (terminal).
+ * Stripe operations made idempotent end to end (README: "The key lifecycle"), in one
+ * runner: a claim of the operation in `stripe_idempotency_keys` (which mints its key
+ * `operation_type:stable_id:UUID` once) → Stripe, called with that stored key → record
+ * the resource, or release the lease (retryable, with a new key after a replayed 5xx),
+ * or fail the operation (terminal). Checkout sessions (checkout_flow.ts), their expiry
+ * (checkout_expire.ts), Customers (stripe_customer.ts) and refunds (refund_flow.ts) run
+ * through it; each operation brings its own claim and fenced writes.
  */
-import type { Stripe } from "./stripe.ts";
-import { type Db, rpc } from "./db.ts";
-import { ApiError } from "./errors.ts";
+import { call, type FencedWrite, type Rpc, unexpected } from "./db.ts";
+import { ApiError, keyInUse, stripeRejected } from "./errors.ts";
+import type { WorkOutcome } from "./request_idempotency.ts";
 import { isValidStripeKey } from "./stripe_key.ts";
 
 export {
@@ -16,6 +19,13 @@ export {
   StripeKeyError,
   type StripeKeyParts,
 } from "./stripe_key.ts";
+
+/**
+ * Stripe keeps an idempotency key at least 24 hours. An operation first called longer
+ * ago than this may call under a key Stripe has forgotten, and so looks its object up
+ * at Stripe first (a Customer by search, a refund by its payment intent's list).
+ */
+export const STRIPE_KEY_TRUSTED_SECONDS = 20 * 3600;
 
 /** What a Stripe error means for the operation that made the call. */
 export interface StripeFailure {
@@ -33,11 +43,14 @@ export interface StripeFailure {
 export type StripeCallResult<T> = { ok: true; value: T } | { ok: false; failure: StripeFailure };
 
 /**
- * SPEC §4: network errors, timeouts, dropped connections, 5xx, 409 and 429 are
+ * Network errors, timeouts, dropped connections, 5xx, 409 and 429 are
  * retryable with the same key; a replayed 5xx (`Idempotent-Replayed: true`) can
  * never succeed under that key; any other 4xx is terminal.
  */
 export function classifyStripeError(error: unknown): StripeFailure {
+  if (error instanceof LookupFailed) {
+    return { ...classifyStripeError(error.cause), kind: "retryable", rekey: false };
+  }
   const e = error as {
     statusCode?: unknown;
     type?: unknown;
@@ -58,6 +71,27 @@ export function classifyStripeError(error: unknown): StripeFailure {
     param: typeof e.param === "string" ? e.param : null,
     message: typeof e.message === "string" ? e.message : String(error),
   };
+}
+
+/**
+ * A read an operation makes before its create call (what a key it gave up, or one Stripe may
+ * have forgotten, made) failed. Stripe refusing a read is not Stripe refusing the operation,
+ * and the object may exist: never terminal, retried under the same key.
+ */
+export class LookupFailed extends Error {
+  override name = "LookupFailed";
+  constructor(override readonly cause: unknown) {
+    super(`Stripe look-up failed: ${classifyStripeError(cause).message}`);
+  }
+}
+
+/** Runs a look-up inside an operation's call, its failure a LookupFailed. */
+export async function lookUp<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new LookupFailed(error);
+  }
 }
 
 /** Calls Stripe with a stored idempotency key; a malformed key never reaches Stripe. */
@@ -82,92 +116,114 @@ export function failureJson(
   return { ...failure, at: new Date().toISOString() };
 }
 
-export interface CustomerDeps {
-  db: Db;
-  stripe: Stripe;
-  leaseSeconds: number;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/** The checkout's own request lease, renewed (fenced) by every begin_customer call. */
-export interface RequestLease {
-  scope: string;
+/**
+ * One claimed Stripe operation: its stored key, the call, and its fenced writes. A write
+ * answers `ok`, `lease_lost`, or a refusal `R` of the operation's own (a checkout's
+ * `order_closed`: its order ended while Stripe was called).
+ */
+export interface StripeOperation<T, R extends string = never> {
+  /** The key the claim handed out; every call of this claim sends it. */
   key: string;
-  token: string;
+  call(options: { idempotencyKey: string }): Promise<T>;
+  /**
+   * A terminal rejection that saved nothing under the key (one that names a parameter
+   * the operation can renew, such as an expiry) is retried once with the same key after
+   * `renew` stored the new parameter: "retry", "give_up", "lease_lost" or a refusal.
+   */
+  renew?(failure: StripeFailure): Promise<"retry" | "give_up" | "lease_lost" | R>;
+  record(value: T): Promise<"ok" | "lease_lost" | R>;
+  /** Ends the lease, the operation open for a retry (a new key when `failure.rekey`). */
+  release(failure: StripeFailure): Promise<unknown>;
+  fail(failure: StripeFailure): Promise<"ok" | "lease_lost" | R>;
 }
 
 /**
- * How long a checkout waits for a concurrent first checkout creating the same
- * Customer. Each poll renews the request lease, so the wait never eats into it.
+ * How a run ends; `lease_lost`: another holder took the operation over and answers for
+ * it; a refusal `R` carries what Stripe made, if it made anything.
  */
-export const CUSTOMER_WAIT_MS = 5_000;
+export type StripeOperationOutcome<T, R extends string = never> =
+  | { outcome: "recorded"; value: T }
+  | { outcome: "released"; failure: StripeFailure }
+  | { outcome: "failed"; failure: StripeFailure }
+  | { outcome: "lease_lost" }
+  | ([R] extends [never] ? never : { outcome: R; value: T | undefined });
+
+/** Call Stripe with the stored key, then record, release or fail: never inside a transaction. */
+export async function runStripeOperation<T, R extends string = never>(
+  op: StripeOperation<T, NoInfer<R>>,
+): Promise<StripeOperationOutcome<T, R>> {
+  type Outcome = StripeOperationOutcome<T, R>;
+  const refused = (reason: R, value?: T) => ({ outcome: reason, value }) as Outcome;
+  const call = (options: { idempotencyKey: string }) => op.call(options);
+  let result = await callStripe(op.key, call);
+  if (!result.ok && result.failure.kind === "terminal" && op.renew) {
+    const renewed = await op.renew(result.failure);
+    if (renewed === "lease_lost") return { outcome: "lease_lost" };
+    if (renewed === "retry") result = await callStripe(op.key, call);
+    else if (renewed !== "give_up") return refused(renewed as R);
+  }
+  if (result.ok) {
+    const recorded = await op.record(result.value);
+    if (recorded === "ok") return { outcome: "recorded", value: result.value };
+    if (recorded === "lease_lost") return { outcome: "lease_lost" };
+    return refused(recorded as R, result.value);
+  }
+  const { failure } = result;
+  if (failure.kind === "retryable") {
+    // A lost lease changes nothing here: the operation stays open either way.
+    await op.release(failure);
+    return { outcome: "released", failure };
+  }
+  const failed = await op.fail(failure);
+  if (failed === "ok") return { outcome: "failed", failure };
+  if (failed === "lease_lost") return { outcome: "lease_lost" };
+  return refused(failed as R);
+}
+
+/** The fenced-write arguments of one claimed operation in `stripe_idempotency_keys`. */
+export interface ClaimedOperation {
+  p_operation_type: string;
+  p_operation_id: string;
+  p_lease_token: string;
+}
 
 /**
- * The user's Stripe Customer, created at most once (operation
- * `customer:create:<user id>`): a concurrent first checkout of the same user waits
- * for the creator instead of creating a second Customer.
+ * `release` and `fail` of an operation whose writes are the generic
+ * `*_stripe_idempotency` functions (Customers, session expiries).
  */
-export async function getOrCreateCustomer(
-  deps: CustomerDeps,
-  lease: RequestLease,
-  user: { id: string; email: string | undefined },
-): Promise<string> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const deadline = Date.now() + CUSTOMER_WAIT_MS;
-  for (let pause = 50;; pause = Math.min(pause * 2, 500)) {
-    const claim = await rpc(deps.db, "begin_customer", {
-      p_scope: lease.scope,
-      p_idempotency_key: lease.key,
-      p_request_lease_token: lease.token,
-      p_user_id: user.id,
-      p_email: user.email ?? "",
-      p_lease_seconds: deps.leaseSeconds,
-    });
-    if (claim.outcome === "existing" && claim.stripe_customer_id) return claim.stripe_customer_id;
-    if (claim.outcome === "lease_lost") {
-      throw new ApiError("idempotency_key_in_use", undefined, claim.retry_after_seconds ?? 1);
-    }
-    if (claim.outcome === "in_progress") {
-      if (Date.now() + pause > deadline) {
-        throw new ApiError("stripe_unavailable", undefined, claim.retry_after_seconds ?? 1);
-      }
-      await sleep(pause);
-      continue;
-    }
-    if (claim.outcome !== "claimed" || !claim.stripe_idempotency_key || !claim.stripe_lease_token) {
-      throw new Error(`begin_customer answered ${JSON.stringify(claim)}`);
-    }
-    const stripeLease = claim.stripe_lease_token;
-    const operation = { p_operation_type: "customer:create", p_operation_id: user.id };
-    const email = claim.email || undefined;
-    const result = await callStripe(
-      claim.stripe_idempotency_key,
-      (options) => deps.stripe.customers.create({ email, metadata: { user_id: user.id } }, options),
-    );
-    if (result.ok) {
-      const customer = await rpc(deps.db, "record_customer", {
-        p_user_id: user.id,
-        p_stripe_lease_token: stripeLease,
-        p_stripe_customer_id: result.value.id,
-      });
-      if (customer) return customer;
-      continue; // our lease was taken over meanwhile: read what the new owner did
-    }
-    const { failure } = result;
-    if (failure.kind === "retryable") {
-      await rpc(deps.db, "release_stripe_idempotency", {
+export function genericWrites(rpc: Rpc, operation: ClaimedOperation): {
+  release(failure: StripeFailure): Promise<FencedWrite>;
+  fail(failure: StripeFailure): Promise<FencedWrite>;
+} {
+  return {
+    release: (failure) =>
+      call(rpc, "release_stripe_idempotency", {
         ...operation,
-        p_lease_token: stripeLease,
         p_error: failureJson(failure),
         p_rekey: failure.rekey,
-      });
-      throw new ApiError("stripe_unavailable", undefined, 1);
-    }
-    await rpc(deps.db, "fail_stripe_idempotency", {
-      ...operation,
-      p_lease_token: stripeLease,
-      p_error: failureJson(failure),
-    });
-    throw new ApiError("stripe_rejected", { stripe_code: failure.code });
+      }),
+    fail: (failure) =>
+      call(rpc, "fail_stripe_idempotency", { ...operation, p_error: failureJson(failure) }),
+  };
+}
+
+/**
+ * How a run that recorded nothing answers the client, under the request-idempotency
+ * wrapper: released → 503 (the operation's release released the client key too);
+ * failed → 502 (the operation's fail stored that answer); lease_lost → 409 (whoever
+ * took the operation over answers for it).
+ */
+export function unrecordedOutcome(
+  run: Exclude<StripeOperationOutcome<unknown>, { outcome: "recorded" }>,
+): WorkOutcome {
+  switch (run.outcome) {
+    case "released":
+      return { outcome: "settled", error: new ApiError("stripe_unavailable", { retryAfter: 1 }) };
+    case "failed":
+      return { outcome: "settled", error: stripeRejected(run.failure.code) };
+    case "lease_lost":
+      return { outcome: "refused", error: keyInUse() };
+    default:
+      return unexpected(run);
   }
 }

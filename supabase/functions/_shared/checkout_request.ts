@@ -1,7 +1,12 @@
+import { clientIpFrom } from "./client_ip.ts";
 import { z } from "npm:zod@4.6.7";
 import { ApiError } from "./errors.ts";
+import type { VerifiedUser } from "./auth.ts";
+import { readJsonBody } from "./http.ts";
+import { parseClientKey } from "./client_key.ts";
+import { requestFingerprint } from "./fingerprint.ts";
 
-/** SPEC §4 limits. */
+/** The cart limits of the checkout API (README: "The checkout API"). */
 export const MAX_ITEMS = 50;
 export const MAX_QUANTITY = 99;
 
@@ -32,7 +37,17 @@ const Items = z.array(Item).min(1, "items must hold at least 1 item")
   })
   .transform((items) => items.map((i) => ({ ...i, product_id: i.product_id.toLowerCase() })));
 
+// The URL parser drops surrounding spaces, tabs and newlines and escapes control
+// characters, so a string it accepts may still hold what Postgres text cannot (NUL, a lone
+// surrogate) or what Stripe would refuse: such a string is refused as it was sent.
+// deno-lint-ignore no-control-regex
+const UNSENDABLE = /[\x00-\x20\x7f]/;
+
 const RedirectUrl = z.string("must be a URL").max(2048, "must be at most 2048 characters")
+  .refine(
+    (v) => !UNSENDABLE.test(v) && v.isWellFormed(),
+    "must not hold spaces, control characters or lone surrogates",
+  )
   .refine((v) => {
     try {
       const url = new URL(v);
@@ -64,13 +79,12 @@ export const EnhancedCheckoutBody = z.strictObject({
 export function validateBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const result = schema.safeParse(body);
   if (!result.success) {
-    throw new ApiError(
-      "invalid_request",
-      result.error.issues.map((issue) => ({
+    throw new ApiError("invalid_request", {
+      details: result.error.issues.map((issue) => ({
         path: issue.path.map(String).join(".") || "(body)",
         problem: issue.message,
       })),
-    );
+    });
   }
   return result.data;
 }
@@ -84,6 +98,66 @@ export function assertAllowedRedirects(
     !allowedOrigins.includes(new URL(urls[field]).origin)
   );
   if (refused.length > 0) {
-    throw new ApiError("redirect_not_allowed", { fields: refused });
+    throw new ApiError("redirect_not_allowed", { details: { fields: refused } });
   }
+}
+
+/** The client's key, or 400 idempotency_key_missing / idempotency_key_invalid. */
+export function requireClientKey(headers: Headers): string {
+  const key = parseClientKey(headers);
+  if (!key.ok) {
+    throw new ApiError(
+      key.problem === "missing" ? "idempotency_key_missing" : "idempotency_key_invalid",
+      { details: { reason: key.reason } },
+    );
+  }
+  return key.key;
+}
+
+/** Where a caller's client keys live: `user:<uuid>` for a signed-in user, else `guest`. */
+export function scopeOf(user: VerifiedUser | undefined): string {
+  return user ? `user:${user.id}` : "guest";
+}
+
+/** Who is checking out and with what, once the request has been validated. */
+export interface Checkout {
+  scope: string;
+  clientKey: string;
+  fingerprint: string;
+  user: VerifiedUser | undefined;
+  email: string | undefined;
+  items: { product_id: string; quantity: number }[];
+  success_url: string;
+  cancel_url: string;
+  promotion_code: string | undefined;
+  /** The first x-forwarded-for hop, for the per-IP limit of open checkouts. */
+  clientIp: string | undefined;
+}
+
+/**
+ * The validate phase after the user is known: the client key, the body (read within its
+ * limits, then its schema), the redirects, and the fingerprint. Nothing is written.
+ */
+export async function validateCheckout(
+  req: Request,
+  user: VerifiedUser | undefined,
+  schema: typeof GuestCheckoutBody | typeof EnhancedCheckoutBody,
+  allowedOrigins: readonly string[],
+): Promise<Checkout> {
+  const clientKey = requireClientKey(req.headers);
+  const body = validateBody(schema, await readJsonBody(req));
+  assertAllowedRedirects(body, allowedOrigins);
+  const scope = scopeOf(user);
+  return {
+    scope,
+    clientKey,
+    fingerprint: requestFingerprint(scope, body),
+    user,
+    email: "email" in body ? body.email : user?.email,
+    items: body.items,
+    success_url: body.success_url,
+    cancel_url: body.cancel_url,
+    promotion_code: "promotion_code" in body ? body.promotion_code : undefined,
+    clientIp: clientIpFrom(req.headers),
+  };
 }

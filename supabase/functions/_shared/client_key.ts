@@ -1,5 +1,5 @@
 /**
- * The client's `Idempotency-Key` (or `X-Idempotency-Key`) header (SPEC §2):
+ * The client's `Idempotency-Key` (or `X-Idempotency-Key`) header (README: "The key lifecycle"):
  * 1–255 visible ASCII characters; a value wrapped in double quotes (an RFC 8941
  * string, as the IETF idempotency-key draft writes it) is unwrapped first.
  */

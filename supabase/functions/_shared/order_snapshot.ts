@@ -21,6 +21,10 @@ export const OrderSnapshot = z.object({
     quantity: z.number().int(),
     unit_amount: z.number().int(),
   })),
+  /** Keys its open checkout:create operation gave up after Stripe saved a 5xx under them. */
+  superseded_checkout_keys: z.array(z.string()).default([]),
+  /** When that operation was first claimed (unix seconds); null when none is open. */
+  checkout_started_at: z.number().int().nullable().default(null),
 });
 
 export type OrderSnapshotT = z.infer<typeof OrderSnapshot>;

@@ -1,5 +1,5 @@
 /**
- * Stripe idempotency keys of the form `operation_type:stable_id:UUID` (SPEC §2), e.g.
+ * Stripe idempotency keys of the form `operation_type:stable_id:UUID` (README: "The key lifecycle"), e.g.
  * `checkout:create:<order uuid>:<uuid v4>`. The database mints them (one UUID per
  * operation, reused by every retry); these functions state the format, and the
  * functions check every key they are handed before sending it to Stripe.

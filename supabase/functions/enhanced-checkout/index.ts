@@ -1,5 +1,5 @@
 import { parseConfig, readEnv } from "../_shared/config.ts";
-import { checkoutDeps } from "../_shared/checkout_deps.ts";
-import { createCheckoutHandler } from "../_shared/checkout_flow.ts";
+import { enhancedCheckoutDeps } from "../_shared/enhanced_checkout_deps.ts";
+import { createEnhancedCheckoutHandler } from "../_shared/checkout_flow.ts";
 
-Deno.serve(createCheckoutHandler("enhanced", checkoutDeps(parseConfig(readEnv()))));
+Deno.serve(createEnhancedCheckoutHandler(enhancedCheckoutDeps(parseConfig(readEnv()))));

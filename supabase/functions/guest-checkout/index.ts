@@ -1,5 +1,5 @@
-import { parseConfig, readEnv } from "../_shared/config.ts";
-import { checkoutDeps } from "../_shared/checkout_deps.ts";
-import { createCheckoutHandler } from "../_shared/checkout_flow.ts";
+import { readEnv } from "../_shared/config.ts";
+import { guestCheckoutDeps, parseGuestConfig } from "../_shared/checkout_deps.ts";
+import { createGuestCheckoutHandler } from "../_shared/checkout_flow.ts";
 
-Deno.serve(createCheckoutHandler("guest", checkoutDeps(parseConfig(readEnv()))));
+Deno.serve(createGuestCheckoutHandler(guestCheckoutDeps(parseGuestConfig(readEnv()))));

@@ -1,0 +1,63 @@
+/**
+ * The process table, read from /proc (Linux): what the lifecycle checks and tests/run.ts use to
+ * prove, or make sure, that nothing a run started outlives it.
+ */
+
+/** Alive means running; a zombie waiting for its parent has already exited. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Every live process but this one whose `/proc/<pid>/<file>` (NUL-separated) passes `test`. */
+function scan(file: "cmdline" | "environ", test: (fields: string[]) => boolean): number[] {
+  const found: number[] = [];
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return found; // no /proc (macOS): nothing to report
+  }
+  for (const entry of entries) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    try {
+      const fields = Deno.readTextFileSync(`/proc/${pid}/${file}`).split("\0");
+      if (test(fields) && isAlive(pid)) found.push(pid);
+    } catch {
+      // Exited while we looked, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** Processes whose command line mentions `text` (e.g. a temp dir or a fixture path). */
+export function processesMentioning(text: string): number[] {
+  return scan("cmdline", (fields) => fields.join(" ").includes(text));
+}
+
+/**
+ * Processes whose environment holds `name=value` (e.g. a run's private TMPDIR); with `under`,
+ * also `name=value/…`.
+ */
+export function processesWithEnv(name: string, value: string, under = false): number[] {
+  const exact = `${name}=${value}`;
+  return scan(
+    "environ",
+    (fields) => fields.some((field) => field === exact || (under && field.startsWith(`${exact}/`))),
+  );
+}
+
+/** The command line of `pid`, for messages. */
+export function commandLine(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
+  } catch {
+    return "?";
+  }
+}
