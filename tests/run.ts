@@ -12,7 +12,13 @@
 import { prepareDatabase } from "../local/stack/database.ts";
 import { exitInProgress, installExitHandlers, registerExitCleanup } from "../local/stack/exit.ts";
 import { PROJECT_ROOT } from "../local/stack/paths.ts";
-import { commandLine, isAlive, processesWithEnv } from "../local/stack/processes.ts";
+import {
+  commandLine,
+  isAlive,
+  processesMentioning,
+  processesWithEnv,
+  withDescendants,
+} from "../local/stack/processes.ts";
 import {
   createDatabase,
   databaseUrl,
@@ -98,30 +104,31 @@ async function runDeno(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  // After a Ctrl-C the tests' own cleanups never run, so the test process goes down together with
+  // everything below it, at once: the tree is read first, because a dead parent's children move
+  // to init, and Chromium's helpers, which carry neither the TMPDIR nor the profile path, can
+  // only be found through their parent.
+  const killTree = () => {
+    const tree = withDescendants([child.pid]);
+    for (const pid of tree) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    return tree;
+  };
   const unregister = registerExitCleanup({
     name: `${bench ? "bench" : "deno test"} (pid ${child.pid})`,
     run: async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Exited meanwhile.
-        }
-      }, 5_000);
+      const tree = killTree();
       await child.status;
-      clearTimeout(timer);
+      const deadline = Date.now() + 5_000;
+      while (tree.some(isAlive) && Date.now() < deadline) await delay(20);
     },
     runSync: () => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
+      killTree();
     },
   });
   let output = "";
@@ -148,35 +155,58 @@ async function runDeno(
 
 /**
  * Kills what the tests left running and removes the run's temp dir. A killed process (a browser
- * or a cluster of a test that a Ctrl-C cut short) can still write into the dir for a moment, so
- * the removal waits for the killed processes to be gone and is tried again until the dir is.
+ * or a cluster of a test that a Ctrl-C cut short) can still write into the dir for a moment, and
+ * one started while we looked (Chromium spawns helpers as it shuts down) escapes the first sweep
+ * and can bring the dir back: Chromium recreates its profile dir with every parent. So the dir
+ * counts as gone only when it is gone and no process refers to it any more.
  */
 async function sweepAndRemove(tmpDir: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const killed = sweep(tmpDir);
     while (killed.some(isAlive) && Date.now() < deadline) await delay(20);
+    let failure: unknown;
     try {
       await Deno.remove(tmpDir, { recursive: true });
-      return;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      if (Date.now() >= deadline) {
-        console.error(`could not remove the run's temp dir ${tmpDir}: ${error}`);
-        return;
-      }
+      if (!(error instanceof Deno.errors.NotFound)) failure = error;
+    }
+    if (failure === undefined && referrers(tmpDir).length === 0 && !existsSync(tmpDir)) return;
+    if (Date.now() >= deadline) {
+      const still = referrers(tmpDir).map((pid) => `pid ${pid} ${commandLine(pid).slice(0, 200)}`);
+      console.error(
+        `could not remove the run's temp dir ${tmpDir}: ${failure ?? "it came back"}` +
+          (still.length ? `; still running: ${still.join("; ")}` : ""),
+      );
+      return;
     }
     await delay(50);
   }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes started under the run's TMPDIR (or a dir inside it) or naming it, and their helpers. */
+function referrers(tmpDir: string): number[] {
+  return withDescendants([
+    ...new Set([...processesWithEnv("TMPDIR", tmpDir, true), ...processesMentioning(tmpDir)]),
+  ]);
 }
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Kills what the tests left running (it has the run's TMPDIR), saying so: none is expected. */
+/** Kills what the tests left running (see referrers), saying so: none is expected. */
 function sweep(tmpDir: string): number[] {
-  const pids = processesWithEnv("TMPDIR", tmpDir);
+  const pids = referrers(tmpDir);
   for (const pid of pids) {
     console.error(
       `left running by the tests, killed: pid ${pid} ${commandLine(pid).slice(0, 200)}`,

@@ -53,6 +53,43 @@ export function processesWithEnv(name: string, value: string, under = false): nu
   );
 }
 
+/**
+ * `pids` and every live process below them, by parent pid: the helpers a browser starts do not
+ * inherit its environment (Chromium clears it) nor name its profile dir, so only their parent
+ * ties them to a run. Read before killing anything: a killed parent's children move to init.
+ */
+export function withDescendants(pids: number[]): number[] {
+  const children = new Map<number, number[]>();
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), pid]);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  const found = new Set(pids);
+  const queue = [...pids];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const child of children.get(pid) ?? []) {
+      if (!found.has(child) && child !== Deno.pid && isAlive(child)) {
+        found.add(child);
+        queue.push(child);
+      }
+    }
+  }
+  return [...found];
+}
+
 /** The command line of `pid`, for messages. */
 export function commandLine(pid: number): string {
   try {
