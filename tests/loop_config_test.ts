@@ -48,6 +48,11 @@ Deno.test("checkout-status and stripe-reconcile: defaults and named errors", () 
   const reconcile = parseReconcileConfig(BASE);
   assert.equal(reconcile.RECONCILE_OVERLAP_SECONDS, 300);
   assert.equal(reconcile.RECONCILE_TIME_BUDGET_SECONDS, 60);
+  assert.equal(reconcile.RECONCILE_MAX_ATTEMPTS, 10);
+  assert.throws(
+    () => parseReconcileConfig({ ...BASE, RECONCILE_MAX_ATTEMPTS: "0" }),
+    /RECONCILE_MAX_ATTEMPTS/,
+  );
   assert.throws(
     () => parseReconcileConfig({ ...BASE, STRIPE_SECRET_KEY: "pk_test_1" }),
     /STRIPE_SECRET_KEY/,

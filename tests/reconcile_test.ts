@@ -12,6 +12,7 @@ import {
   type CreatedCheckout,
   emulatorEvents,
   eventRows,
+  eventsOfSession,
   guestCheckouts,
   orderState,
   outboxTopics,
@@ -215,3 +216,63 @@ Deno.test("stripe-reconcile takes only a secret key, and only POST", INTEGRATION
     assert.ok((await response.json()).error.code);
   }
 });
+
+Deno.test(
+  "an event that keeps failing holds the cursor until it failed RECONCILE_MAX_ATTEMPTS times, then newer events move it on",
+  INTEGRATION,
+  async () => {
+    await using stack = await startTestStack({ functionEnv: { RECONCILE_MAX_ATTEMPTS: "3" } });
+    const control = emulator(stack);
+    await control.stopWebhooks("hold");
+    const [a, b, c, d] = await guestCheckouts(stack, 4);
+    // Every attempt to apply b's payment raises (a bug, a broken trigger): it can never apply.
+    await stack.sql.unsafe(`
+      create function public.test_refuse_order() returns trigger language plpgsql as $$
+      begin
+        if new.id = '${b!.order_id}' then raise exception 'injected: order refused'; end if;
+        return new;
+      end $$;
+      create trigger test_refuse_order before update on public.orders
+        for each row execute function public.test_refuse_order();`);
+    for (const checkout of [a!, b!, c!]) await control.pay(checkout.checkout_session_id);
+    const eventOf = async (sessionId: string) => {
+      const [event] = eventsOfSession(await emulatorEvents(stack), sessionId);
+      assert.ok(event, `no event for ${sessionId}`);
+      return event.id;
+    };
+    const failedRow = async () =>
+      (await eventRows(stack.sql)).find((row) => row.stripe_event_id === bEvent);
+    const bEvent = await eventOf(b!.checkout_session_id);
+
+    const first = await reconcile(stack);
+    assert.deepEqual([first.applied, first.given_up], [2, 0], JSON.stringify(first));
+    assert.ok(first.failed >= 1);
+    assert.equal(first.cursor, await eventOf(a!.checkout_session_id), "held before b");
+
+    // Later runs retry b (its attempts climb) and keep the cursor until b has failed 3 times.
+    let passed: ReconcileSummary | undefined;
+    for (let run = 0; run < 4 && !passed; run++) {
+      const attemptsBefore = (await failedRow())!.attempts;
+      const summary = await reconcile(stack);
+      if (summary.cursor !== first.cursor) passed = summary;
+      else assert.ok(attemptsBefore < 3, `held after ${attemptsBefore} failures`);
+    }
+    assert.ok(passed, "the cursor passed the failing event");
+    assert.ok(passed.given_up >= 1);
+    assert.equal(passed.cursor, await eventOf(c!.checkout_session_id));
+    const row = await failedRow();
+    assert.equal(row?.status, "failed", "it stays failed for an operator");
+    assert.ok(row!.attempts >= 3);
+    assert.match(row?.last_error ?? "", /injected: order refused/);
+
+    // A payment missed by the webhook after that is read by the next run.
+    await control.pay(d!.checkout_session_id);
+    const next = await reconcile(stack);
+    assert.equal(next.applied, 1);
+    assert.equal(next.cursor, await eventOf(d!.checkout_session_id));
+    const statuses = await Promise.all(
+      [a, b, c, d].map(async (x) => (await orderState(stack.sql, x!.order_id)).status),
+    );
+    assert.deepEqual(statuses, ["paid", "pending", "paid", "paid"]);
+  },
+);

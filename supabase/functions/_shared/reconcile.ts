@@ -7,7 +7,10 @@
  *    page by page with `ending_before`, oldest first, applying each event through the
  *    webhook's apply_stripe_event (deduplicated by event id, so webhooks arriving at the
  *    same time, or a second run, change nothing). The cursor moves past an event only
- *    once it and every older one were applied. Without a cursor (first run, or Stripe no
+ *    once it and every older one were applied, or once it has failed
+ *    RECONCILE_MAX_ATTEMPTS times (it stays `failed` for an operator; were it to hold
+ *    the cursor for ever, every run would re-walk more and new events would wait behind
+ *    it until runs spend their whole budget before reaching them). Without a cursor (first run, or Stripe no
  *    longer knows it) the run first scans down to the oldest event Stripe holds, across
  *    runs if its time budget ends first, and walks forward from there.
  * 2. Sessions. Orders the cleanup released may still have an open Checkout Session:
@@ -29,7 +32,10 @@ export interface ReconcileDeps {
     events: Pick<Stripe["events"], "list" | "retrieve">;
     checkout: Pick<Stripe["checkout"], "sessions">;
   };
-  config: Pick<ReconcileConfig, "RECONCILE_OVERLAP_SECONDS" | "RECONCILE_TIME_BUDGET_SECONDS">;
+  config: Pick<
+    ReconcileConfig,
+    "RECONCILE_OVERLAP_SECONDS" | "RECONCILE_TIME_BUDGET_SECONDS" | "RECONCILE_MAX_ATTEMPTS"
+  >;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -40,6 +46,8 @@ export interface ReconcileSummary {
   duplicate: number;
   ignored: number;
   failed: number;
+  /** Failed events the cursor passed: they failed RECONCILE_MAX_ATTEMPTS times or more. */
+  given_up: number;
   expired: number;
   /** The event the next run continues after (null: none yet). */
   cursor: string | null;
@@ -77,6 +85,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileSummary> 
     duplicate: 0,
     ignored: 0,
     failed: 0,
+    given_up: 0,
     expired: 0,
     cursor: null,
     stopped: "caught_up",
@@ -241,6 +250,12 @@ class EventRun {
           break;
         case "failed":
           console.error(`stripe-reconcile: event ${event.id} failed: ${result.detail}`);
+          if (result.attempts >= this.deps.config.RECONCILE_MAX_ATTEMPTS) {
+            // It stays `failed` (deno task ops lists it) and no longer holds the cursor.
+            this.summary.failed++;
+            this.summary.given_up++;
+            return;
+          }
           break;
         default:
           unexpected(result);

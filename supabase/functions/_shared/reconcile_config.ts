@@ -6,6 +6,7 @@ import { requireSecretKey } from "./supabase_keys.ts";
 const ReconcileConfigSchema = BaseEnv.extend({
   RECONCILE_OVERLAP_SECONDS: wholeNumber("RECONCILE_OVERLAP_SECONDS", 300, 0, 86_400),
   RECONCILE_TIME_BUDGET_SECONDS: wholeNumber("RECONCILE_TIME_BUDGET_SECONDS", 60, 1, 300),
+  RECONCILE_MAX_ATTEMPTS: wholeNumber("RECONCILE_MAX_ATTEMPTS", 10, 1, 1000),
 }).superRefine(requireSecretKey);
 
 export type ReconcileConfig = z.infer<typeof ReconcileConfigSchema>;
