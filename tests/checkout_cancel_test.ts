@@ -15,6 +15,8 @@ import {
   userBody,
 } from "./checkout_helpers.ts";
 import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
+import { cancelCheckout } from "../supabase/functions/_shared/checkout_cancel.ts";
+import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
 
 async function cancel(
   stack: TestStack,
@@ -271,4 +273,51 @@ Deno.test("cancelling a checkout", INTEGRATION, async (t) => {
     }
     assert.equal(await stockOf(stack, KETTLE), stock - paid, "each reservation counted once");
   });
+  await t.step(
+    "the expiry's webhook lands before the cancel's second call: released once, cancelled_at set",
+    async () => {
+      await stack.sql`update public.products set stock = stock + 1 where id = ${KETTLE}`;
+      const stock = await stockOf(stack, KETTLE);
+      const key = crypto.randomUUID();
+      const body = guestBody({ items: [{ product_id: KETTLE, quantity: 1 }] });
+      const created = await callCheckout(stack, "guest-checkout", { key, body });
+      assert.equal(created.status, 201, created.text);
+      const orderId = created.json.order_id as string;
+      // The real handler, the real Stripe client: only the order of events is forced, as when
+      // Stripe's checkout.session.expired reaches the webhook before the expire call returns.
+      const sessions = stripe.checkout.sessions;
+      const deps = {
+        rpc: rpcOf(createDb(stack.apiUrl, stack.serviceRoleKey)),
+        config: { IDEMPOTENCY_LEASE_SECONDS: 30 },
+        stripe: {
+          checkout: {
+            sessions: Object.assign(Object.create(sessions), {
+              expire: async (...args: Parameters<typeof sessions.expire>) => {
+                const expired = await sessions.expire(...args);
+                await control.waitForDeliveries();
+                assert.equal((await order(orderId))?.status, "expired", "the webhook came first");
+                return expired;
+              },
+            }),
+          },
+        },
+      };
+      const request = () =>
+        new Request(`${stack.functionsUrl}/guest-checkout/cancel`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: JSON.stringify({ order_id: orderId }),
+        });
+      const answer = await cancelCheckout(deps, request(), "guest", new Headers());
+      assert.equal(answer.status, 200, await answer.clone().text());
+      assert.deepEqual(await answer.json(), { order_id: orderId, status: "expired" });
+      assert.deepEqual(await order(orderId), {
+        status: "expired",
+        released: true,
+        cancelled: true,
+        needs_review: false,
+      });
+      assert.equal(await stockOf(stack, KETTLE), stock, "stock back once");
+    },
+  );
 });
