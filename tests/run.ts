@@ -11,7 +11,7 @@
  */
 import { prepareDatabase } from "../local/stack/database.ts";
 import { exitInProgress, installExitHandlers, registerExitCleanup } from "../local/stack/exit.ts";
-import { PROJECT_ROOT } from "../local/stack/paths.ts";
+import { exists, PROJECT_ROOT } from "../local/stack/paths.ts";
 import {
   commandLine,
   isAlive,
@@ -171,7 +171,7 @@ async function sweepAndRemove(tmpDir: string): Promise<void> {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) failure = error;
     }
-    if (failure === undefined && referrers(tmpDir).length === 0 && !existsSync(tmpDir)) return;
+    if (failure === undefined && referrers(tmpDir).length === 0 && !(await exists(tmpDir))) return;
     if (Date.now() >= deadline) {
       const still = referrers(tmpDir).map((pid) => `pid ${pid} ${commandLine(pid).slice(0, 200)}`);
       console.error(
@@ -181,15 +181,6 @@ async function sweepAndRemove(tmpDir: string): Promise<void> {
       return;
     }
     await delay(50);
-  }
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

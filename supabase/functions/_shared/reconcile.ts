@@ -10,9 +10,10 @@
  *    once it and every older one were applied, or once it has failed
  *    RECONCILE_MAX_ATTEMPTS times (it stays `failed` for an operator; were it to hold
  *    the cursor for ever, every run would re-walk more and new events would wait behind
- *    it until runs spend their whole budget before reaching them). Without a cursor (first run, or Stripe no
- *    longer knows it) the run first scans down to the oldest event Stripe holds, across
- *    runs if its time budget ends first, and walks forward from there.
+ *    it until runs spent their whole budget before reaching them). Without a cursor
+ *    (first run, or Stripe no longer knows it) the run first scans down to the oldest
+ *    event Stripe holds, across runs if its time budget ends first, and walks forward
+ *    from there.
  * 2. Sessions. Orders the cleanup released may still have an open Checkout Session:
  *    each is expired at Stripe as operation `checkout:expire:<order id>:<uuid>`.
  *
