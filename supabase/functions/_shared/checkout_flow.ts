@@ -215,7 +215,7 @@ async function createSession(
   }
 }
 
-/** How far before the operation's first claim the look-up starts: clocks differ a little. */
+/** How far past the operation's first claim and last re-key the look-up reads: clocks differ. */
 const EARLIER_SESSION_MARGIN_SECONDS = 300;
 /** Sessions looked at, at most, by one look-up (a busy shop makes many a minute). */
 const EARLIER_SESSION_SCAN_LIMIT = 1_000;
@@ -224,9 +224,12 @@ const EARLIER_SESSION_SCAN_LIMIT = 1_000;
  * After a re-key (Stripe saved a 5xx under an earlier key of this operation, and may have
  * made the session all the same), the open session made under one of the earlier keys, to
  * be recorded instead of making a second one. Stripe has no search for sessions, so this
- * pages through the sessions created since the operation began, newest first, matching
- * `metadata.checkout_key`. A session it misses was never shown to anyone, and a payment on
- * it is flagged, not taken (README, "Which session pays an order").
+ * pages through the open sessions created between the operation's first claim and its last
+ * re-key (Stripe made that session before it saved the 500 we were replayed, so before the
+ * re-key; README, "The key lifecycle"), newest first, matching `metadata.checkout_key`:
+ * sessions made after that, however many, are never read. A session it misses was never
+ * shown to anyone, and a payment on it is flagged, not taken (README, "Which session pays
+ * an order").
  */
 async function sessionUnderEarlierKey(
   stripe: Pick<Stripe, "checkout">,
@@ -234,10 +237,15 @@ async function sessionUnderEarlierKey(
 ): Promise<Stripe.Checkout.Session | undefined> {
   const earlierKeys = new Set(order.superseded_checkout_keys);
   if (earlierKeys.size === 0 || order.checkout_started_at === null) return undefined;
-  const since = order.checkout_started_at - EARLIER_SESSION_MARGIN_SECONDS;
+  const created = {
+    gte: order.checkout_started_at - EARLIER_SESSION_MARGIN_SECONDS,
+    ...(order.checkout_superseded_at === null
+      ? {}
+      : { lte: order.checkout_superseded_at + EARLIER_SESSION_MARGIN_SECONDS }),
+  };
   let seen = 0;
   for await (
-    const session of stripe.checkout.sessions.list({ created: { gte: since }, limit: 100 })
+    const session of stripe.checkout.sessions.list({ created, status: "open", limit: 100 })
   ) {
     const metadata = session.metadata ?? {};
     if (

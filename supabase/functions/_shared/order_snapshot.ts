@@ -25,6 +25,8 @@ export const OrderSnapshot = z.object({
   superseded_checkout_keys: z.array(z.string()).default([]),
   /** When that operation was first claimed (unix seconds); null when none is open. */
   checkout_started_at: z.number().int().nullable().default(null),
+  /** When that operation last re-keyed (unix seconds); null before any re-key was timed. */
+  checkout_superseded_at: z.number().int().nullable().default(null),
 });
 
 export type OrderSnapshotT = z.infer<typeof OrderSnapshot>;
