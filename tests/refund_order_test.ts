@@ -244,6 +244,8 @@ Deno.test("refund-order", INTEGRATION, async (t) => {
       assert.deepEqual((refused.json.error as { details: unknown }).details, {
         stripe_code: "charge_disputed",
       });
+      // The one message serves checkouts and refunds: it must not speak of a checkout here.
+      assert.doesNotMatch((refused.json.error as { message: string }).message, /checkout/i);
       const replay = await callRefund(stack, { key, body });
       assert.equal(replay.status, 502);
       assert.equal(replay.headers.get("idempotent-replayed"), "true");

@@ -61,7 +61,7 @@ export const ERRORS = {
     message: "Too many checkouts are open for this customer; finish or cancel one, or retry " +
       "with a new Idempotency-Key after Retry-After seconds.",
   },
-  stripe_rejected: { status: 502, message: "The payment provider rejected the checkout." },
+  stripe_rejected: { status: 502, message: "The payment provider rejected the request." },
   stripe_unavailable: {
     status: 503,
     message: "The payment provider is unavailable; retry with the same Idempotency-Key.",
