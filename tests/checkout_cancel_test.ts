@@ -12,9 +12,9 @@ import {
   INTEGRATION,
   KETTLE,
   stockOf,
+  stripeOf,
   userBody,
 } from "./checkout_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import { cancelCheckout } from "../supabase/functions/_shared/checkout_cancel.ts";
 import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
 
@@ -40,7 +40,7 @@ const codeOf = (json: Record<string, unknown>) => (json.error as { code: string 
 Deno.test("cancelling a checkout", INTEGRATION, async (t) => {
   await using stack = await startTestStack();
   const control = emulator(stack);
-  const stripe = createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl });
+  const stripe = stripeOf(stack);
   const order = async (id: string) =>
     (await stack.sql<
       { status: string; released: boolean; cancelled: boolean; needs_review: boolean }[]

@@ -16,9 +16,9 @@ import {
   sessionsCreated,
   sleep,
   stockOf,
+  stripeOf,
   waitUntil,
 } from "./checkout_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import { call } from "../supabase/functions/_shared/db.ts";
 import { sqlRpc } from "./sql_rpc.ts";
 
@@ -29,7 +29,7 @@ Deno.test("checkout of an order that closed meanwhile", INTEGRATION, async (t) =
     functionEnv: { STRIPE_MAX_NETWORK_RETRIES: "0", STRIPE_TIMEOUT_MS: "10000" },
   });
   const control = emulator(stack);
-  const stripe = createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl });
+  const stripe = stripeOf(stack);
 
   const orderOf = (key: string) => orderOfKey(stack.sql, key);
 

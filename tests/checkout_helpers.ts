@@ -1,6 +1,8 @@
+import assert from "node:assert/strict";
 import type postgres from "npm:postgres@3.4.9";
 import type { TestStack } from "./harness.ts";
 import { EmulatorControl } from "../local/stripe-emulator/control_client.ts";
+import { createStripeClient, type Stripe } from "../supabase/functions/_shared/stripe.ts";
 
 /** Seed products (local/stack/seed.sql). */
 export const BEANS = "00000000-0000-4000-8000-000000000001"; // usd, stock 100
@@ -73,6 +75,39 @@ export async function answerOf(response: Response): Promise<CheckoutAnswer> {
 
 export function emulator(stack: TestStack): EmulatorControl {
   return new EmulatorControl(stack.stripeUrl);
+}
+
+/** The real Stripe SDK pointed at the stack's emulator. */
+export function stripeOf(stack: TestStack, options: { maxNetworkRetries?: number } = {}): Stripe {
+  return createStripeClient({
+    secretKey: stack.stripeSecretKey,
+    apiBase: stack.stripeUrl,
+    ...options,
+  });
+}
+
+/**
+ * A guest checkout whose session Stripe made under a key it then saved a 500 for: answered 503
+ * twice (the second replays the 500, and the operation is re-keyed), so its next attempt must
+ * find that session rather than make another. The stack runs without SDK retries
+ * (`STRIPE_MAX_NETWORK_RETRIES=0`), so each call is one call to Stripe.
+ */
+export async function rekeyedCheckout(
+  stack: TestStack,
+): Promise<{ key: string; body: Record<string, unknown> }> {
+  await emulator(stack).addFault({
+    route: "POST /v1/checkout/sessions",
+    mode: "saved_500",
+    effect: true,
+    times: 1,
+  });
+  const key = crypto.randomUUID();
+  const body = guestBody({ items: [{ product_id: BEANS, quantity: 1 }] });
+  for (let i = 0; i < 2; i++) {
+    const answer = await callCheckout(stack, "guest-checkout", { key, body });
+    assert.equal(answer.status, 503, answer.text);
+  }
+  return { key, body };
 }
 
 export async function sessionsCreated(stack: TestStack): Promise<number> {

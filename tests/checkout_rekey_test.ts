@@ -13,10 +13,10 @@ import {
   emulator,
   guestBody,
   INTEGRATION,
+  stripeOf,
   waitUntil,
 } from "./checkout_helpers.ts";
 import { orderState, submitHostedPage } from "./webhook_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 Deno.test(
   "a session Stripe made under a key it then saved a 500 for is answered, not made again",
@@ -27,10 +27,7 @@ Deno.test(
       functionEnv: { STRIPE_MAX_NETWORK_RETRIES: "0" },
     });
     const control = emulator(stack);
-    const stripe = createStripeClient({
-      secretKey: stack.stripeSecretKey,
-      apiBase: stack.stripeUrl,
-    });
+    const stripe = stripeOf(stack);
     const before = (await control.counters()).created.checkout_session;
     await control.addFault({
       route: "POST /v1/checkout/sessions",

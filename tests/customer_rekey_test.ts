@@ -12,9 +12,9 @@ import {
   emulator,
   INTEGRATION,
   requireOrderOfKey,
+  stripeOf,
   userBody,
 } from "./checkout_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 Deno.test(
   "a Customer Stripe made under a key it then saved a 500 for is found, not made again",
@@ -25,10 +25,7 @@ Deno.test(
       functionEnv: { STRIPE_MAX_NETWORK_RETRIES: "0" },
     });
     const control = emulator(stack);
-    const stripe = createStripeClient({
-      secretKey: stack.stripeSecretKey,
-      apiBase: stack.stripeUrl,
-    });
+    const stripe = stripeOf(stack);
 
     // With an e-mail the lookup lists the Customers of that e-mail; without one, it searches.
     for (const email of ["rekeyed@example.com", undefined]) {

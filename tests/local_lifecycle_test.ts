@@ -6,7 +6,7 @@ import {
   commandLine,
   isAlive,
   processesMentioning,
-  processesWithEnv,
+  processesOfTempDir,
   withDescendants,
 } from "../local/stack/processes.ts";
 import { FIXTURE_FUNCTIONS_DIR, startTestStack, testDatabaseEnv } from "./harness.ts";
@@ -142,9 +142,7 @@ async function probeSuiteLeavesNothing(interrupt: boolean): Promise<string> {
     env,
   );
   let started: number[] = [];
-  const leftovers = () => [
-    ...new Set([...processesWithEnv("TMPDIR", tmp, true), ...processesMentioning(tmp)]),
-  ];
+  const leftovers = () => processesOfTempDir(tmp);
   try {
     const output = () => `${collected.stdout}\n${collected.stderr}`;
     if (interrupt) {

@@ -4,9 +4,8 @@
  * database — every one must, once.
  */
 import assert from "node:assert/strict";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import type { ReconcileSummary } from "../supabase/functions/_shared/reconcile.ts";
-import { BEANS, emulator, INTEGRATION, stockOf, waitUntil } from "./checkout_helpers.ts";
+import { BEANS, emulator, INTEGRATION, stockOf, stripeOf, waitUntil } from "./checkout_helpers.ts";
 import { startTestStack, type TestStack } from "./harness.ts";
 import {
   type CreatedCheckout,
@@ -31,21 +30,13 @@ async function reconcile(stack: TestStack): Promise<ReconcileSummary> {
   return JSON.parse(text);
 }
 
-function stripeOf(stack: TestStack) {
-  return createStripeClient({
-    secretKey: stack.stripeSecretKey,
-    apiBase: stack.stripeUrl,
-    maxNetworkRetries: 0,
-  });
-}
-
 Deno.test(
   "webhooks down, 200 checkouts paid, expired and refunded: two parallel reconcile runs settle every order once, and the late webhooks are duplicates",
   INTEGRATION,
   async () => {
     await using stack = await startTestStack();
     const control = emulator(stack);
-    const stripe = stripeOf(stack);
+    const stripe = stripeOf(stack, { maxNetworkRetries: 0 });
     await stack.sql`update public.products set stock = 1000 where id = ${BEANS}`;
     await control.stopWebhooks("hold");
 
@@ -161,7 +152,7 @@ Deno.test(
   async () => {
     await using stack = await startTestStack();
     const control = emulator(stack);
-    const stripe = stripeOf(stack);
+    const stripe = stripeOf(stack, { maxNetworkRetries: 0 });
     const before = await stockOf(stack, BEANS);
     const [released] = await guestCheckouts(stack, 1);
     // Stripe's session is still open; our copy of its expiry says it ended 2 h ago.

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack, type TestStack } from "./harness.ts";
-import { BEANS, emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { BEANS, emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import { guestCheckout, orderState, outboxTopics } from "./webhook_helpers.ts";
 import {
   callRefund,
@@ -15,7 +15,6 @@ import {
   refundableAmount,
   refundRows,
 } from "./refund_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 async function refundsCreated(stack: TestStack): Promise<number> {
   return (await emulator(stack).counters()).created.refund;
@@ -30,7 +29,7 @@ Deno.test("refund-order", INTEGRATION, async (t) => {
   // must then get Stripe's replay.
   await using stack = await startTestStack({ functionEnv: { STRIPE_MAX_NETWORK_RETRIES: "0" } });
   const control = emulator(stack);
-  const stripe = createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl });
+  const stripe = stripeOf(stack);
 
   await t.step("40 concurrent identical requests make one Stripe refund", async () => {
     const order = await paidOrder(stack);

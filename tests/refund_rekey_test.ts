@@ -7,10 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack } from "./harness.ts";
-import { emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import { orderState } from "./webhook_helpers.ts";
 import { callRefund, errorCode, paidOrder, refundRows } from "./refund_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 Deno.test(
   "a refund Stripe made under a key it then saved a 500 for is found, not made again",
@@ -21,10 +20,7 @@ Deno.test(
       functionEnv: { STRIPE_MAX_NETWORK_RETRIES: "0" },
     });
     const control = emulator(stack);
-    const stripe = createStripeClient({
-      secretKey: stack.stripeSecretKey,
-      apiBase: stack.stripeUrl,
-    });
+    const stripe = stripeOf(stack);
 
     for (const webhooks of ["held", "delivered"] as const) {
       await t.step(`webhooks ${webhooks} meanwhile`, async () => {

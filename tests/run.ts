@@ -15,8 +15,7 @@ import { exists, PROJECT_ROOT } from "../local/stack/paths.ts";
 import {
   commandLine,
   isAlive,
-  processesMentioning,
-  processesWithEnv,
+  processesOfTempDir,
   withDescendants,
 } from "../local/stack/processes.ts";
 import {
@@ -186,9 +185,7 @@ async function sweepAndRemove(tmpDir: string): Promise<void> {
 
 /** Processes started under the run's TMPDIR (or a dir inside it) or naming it, and their helpers. */
 function referrers(tmpDir: string): number[] {
-  return withDescendants([
-    ...new Set([...processesWithEnv("TMPDIR", tmpDir, true), ...processesMentioning(tmpDir)]),
-  ]);
+  return withDescendants(processesOfTempDir(tmpDir));
 }
 
 function delay(ms: number): Promise<void> {

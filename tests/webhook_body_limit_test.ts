@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack, type TestStack } from "./harness.ts";
-import { emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import {
   createOrderInSql,
   createProduct,
@@ -19,7 +19,6 @@ import {
   MAX_WEBHOOK_BODY_BYTES,
 } from "../supabase/functions/_shared/webhook_handler.ts";
 import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 const MIB = 1024 * 1024;
 
@@ -65,7 +64,7 @@ Deno.test("webhook bodies over 1 MiB", INTEGRATION, async (t) => {
   await t.step("a Content-Length over the limit is refused without reading the body", async () => {
     const handler = createWebhookHandler({
       rpc: rpcOf(createDb(stack.apiUrl, stack.serviceRoleKey)),
-      stripe: createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl }),
+      stripe: stripeOf(stack),
       config: { STRIPE_WEBHOOK_SECRET: [stack.webhookSecret], STRIPE_SECRET_KEY: "sk_test_x" },
     });
     let pulled = 0;

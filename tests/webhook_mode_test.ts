@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack, type TestStack } from "./harness.ts";
-import { emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import {
   createOrderInSql,
   createProduct,
@@ -21,7 +21,6 @@ import {
   stripeKeyLivemode,
 } from "../supabase/functions/_shared/webhook_config.ts";
 import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import { signatureHeader } from "../local/stripe-emulator/signing.ts";
 
 async function paidEvent(stack: TestStack, extra: Record<string, unknown>) {
@@ -98,7 +97,7 @@ Deno.test("events of the wrong mode or another account are ignored", INTEGRATION
     });
     const handler = createWebhookHandler({
       rpc: rpcOf(createDb(stack.apiUrl, stack.serviceRoleKey)),
-      stripe: createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl }),
+      stripe: stripeOf(stack),
       config,
     });
     const { orderId, event, payload } = await paidEvent(stack, { livemode: false });

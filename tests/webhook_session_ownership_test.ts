@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestStack, supabaseClient, type TestStack } from "./harness.ts";
-import { DRIPPER, emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { DRIPPER, emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import {
   createProduct,
   eventRows,
@@ -18,7 +18,6 @@ import {
   uniqueStripeId,
 } from "./webhook_helpers.ts";
 import { refundObject } from "./refund_helpers.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 
 /** A session for `orderId` created outside the checkout flow, with its own idempotency key. */
 async function secondSession(
@@ -27,7 +26,7 @@ async function secondSession(
   quantity: number,
   metadata: Record<string, string> = {},
 ): Promise<string> {
-  const stripe = createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl });
+  const stripe = stripeOf(stack);
   const [item] = await stack.sql<{ name: string; unit_amount: number }[]>`
     select name, unit_amount from public.order_items where order_id = ${orderId}`;
   if (!item) throw new Error(`no items for ${orderId}`);
@@ -143,10 +142,7 @@ Deno.test("only the order's own session pays it", INTEGRATION, async (t) => {
   await t.step("a second session that only expires or fails is ignored", async () => {
     const checkout = await guestCheckout(stack, [{ product_id: DRIPPER, quantity: 1 }]);
     const other = await secondSession(stack, checkout.order_id, 1);
-    const stripe = createStripeClient({
-      secretKey: stack.stripeSecretKey,
-      apiBase: stack.stripeUrl,
-    });
+    const stripe = stripeOf(stack);
     await stripe.checkout.sessions.expire(other);
     await control.waitForDeliveries();
     const order = await orderState(stack.sql, checkout.order_id);

@@ -1,7 +1,7 @@
 /** Only events Stripe signed with a configured secret get in; a bad one writes nothing. */
 import assert from "node:assert/strict";
 import { startTestStack } from "./harness.ts";
-import { DRIPPER, emulator, INTEGRATION } from "./checkout_helpers.ts";
+import { DRIPPER, emulator, INTEGRATION, stripeOf } from "./checkout_helpers.ts";
 import {
   createOrderInSql,
   deliverSigned,
@@ -11,7 +11,6 @@ import {
   stripeEvent,
 } from "./webhook_helpers.ts";
 import { createDb, rpcOf } from "../supabase/functions/_shared/db.ts";
-import { createStripeClient } from "../supabase/functions/_shared/stripe.ts";
 import { createWebhookHandler } from "../supabase/functions/_shared/webhook_handler.ts";
 import { parseWebhookConfig } from "../supabase/functions/_shared/webhook_config.ts";
 import { signatureHeader } from "../local/stripe-emulator/signing.ts";
@@ -134,7 +133,7 @@ Deno.test(
     let nowMs = Date.now();
     const handler = createWebhookHandler({
       rpc: rpcOf(createDb(stack.apiUrl, stack.serviceRoleKey)),
-      stripe: createStripeClient({ secretKey: stack.stripeSecretKey, apiBase: stack.stripeUrl }),
+      stripe: stripeOf(stack),
       config: { STRIPE_WEBHOOK_SECRET: [OLD_SECRET, NEW_SECRET] },
       now: () => nowMs,
     });

@@ -53,6 +53,11 @@ export function processesWithEnv(name: string, value: string, under = false): nu
   );
 }
 
+/** Processes started with TMPDIR at or under `dir`, or whose command line names it. */
+export function processesOfTempDir(dir: string): number[] {
+  return [...new Set([...processesWithEnv("TMPDIR", dir, true), ...processesMentioning(dir)])];
+}
+
 /**
  * `pids` and every live process below them, by parent pid: the helpers a browser starts do not
  * inherit its environment (Chromium clears it) nor name its profile dir, so only their parent
